@@ -1,0 +1,1 @@
+"""Maintenance helpers for the book's sources (not used by chapters)."""
