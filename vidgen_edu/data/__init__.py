@@ -1,0 +1,54 @@
+"""Rule-driven video: simulators that turn a seed into clips, and torch datasets of them.
+
+Every clip is ``(T, C, H, W)`` float32 in [0, 1], deterministic given its seed.
+
+* :class:`BouncingBalls` — elastic discs in a box (Sutskever et al., 2009), with
+  ground-truth states; :func:`collide` is the elastic collision it uses.
+* :class:`MovingDigits` — Moving-MNIST-style clips of scikit-learn's 8x8
+  digits (:func:`digits_8x8`), disjoint writings per split.
+* :class:`MovingShapes` — coloured shapes in straight-line motion, RGB, with a
+  caption per clip.
+* :class:`VideoDataset` / :func:`make_dataset` — fixed, disjoint train / val /
+  test splits generated up front; :func:`frames_dataset` for single frames.
+
+Chapter 02 builds these sources step by step.
+"""
+
+from .balls import BouncingBalls, collide, render_balls, simulate_balls
+from .base import VideoSource
+from .datasets import (
+    SOURCES,
+    SPLIT_SIZES,
+    SPLITS,
+    FramesDataset,
+    VideoDataset,
+    frames_dataset,
+    make_dataset,
+    make_source,
+)
+from .digits import DIGIT_SPLITS, MovingDigits, digits_8x8
+from .shapes import COLORS, DIRECTIONS, SHAPES, MovingShapes, caption
+
+__all__ = [
+    "COLORS",
+    "DIGIT_SPLITS",
+    "DIRECTIONS",
+    "SHAPES",
+    "SOURCES",
+    "SPLITS",
+    "SPLIT_SIZES",
+    "BouncingBalls",
+    "FramesDataset",
+    "MovingDigits",
+    "MovingShapes",
+    "VideoDataset",
+    "VideoSource",
+    "caption",
+    "collide",
+    "digits_8x8",
+    "frames_dataset",
+    "make_dataset",
+    "make_source",
+    "render_balls",
+    "simulate_balls",
+]
