@@ -87,7 +87,7 @@ def as_video(video: Any, name: str = "video") -> tuple[np.ndarray, bool]:
         )
     B, T, C, H, W = batch.shape
     if C not in (1, 3):
-        hint = " (channels-last? use video.permute(..., 3, 1, 2))" if W in (1, 3) else ""
+        hint = " (channels-last? use video.movedim(-1, -3))" if W in (1, 3) else ""
         raise ValueError(
             f"{name} must have shape {VIDEO_LAYOUT} with C = 1 or 3 channels, "
             f"got {tuple(arr.shape)} (C = {C}){hint}"
