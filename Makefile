@@ -50,8 +50,10 @@ site: $(STAMP) vendor
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests --ignore=tests/browser
 
+# One worker per notebook (--dist loadfile: a notebook's cells share one kernel), one BLAS
+# thread per worker so two workers do not fight over two cores.
 nbval: $(STAMP)
-	VIDGEN_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --nbval-lax --nbval-current-env \
+	VIDGEN_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 -p no:cacheprovider notebooks
 
 # The reader's view, in headless Chromium (skipped where /usr/bin/chromium is missing): every page
