@@ -27,13 +27,17 @@ HERE = Path(__file__).resolve().parent
 
 
 def load_entries() -> dict:
-    """Import every ``benchmarks/entries/*.py``; each registers its rows on import."""
+    """Import every ``benchmarks/entries/*.py`` once per process; each registers its rows on import."""
     from vidgen_edu.bench import REGISTRY
 
     for path in sorted((HERE / "entries").glob("*.py")):
-        spec = importlib.util.spec_from_file_location(f"bench_entries.{path.stem}", path)
+        name = f"bench_entries.{path.stem}"
+        if name in sys.modules:  # a second import would register new functions under the same keys
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        sys.modules[name] = module
     return REGISTRY
 
 
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     header = (f"# vidgen-edu leaderboard ({kind})\n\nWritten by `python benchmarks/run.py` on "
               f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} CPUs. Full budgets, seed 0, fixed test sets.\n\n")
+              f"{os.cpu_count()} CPUs. {'Quick' if args.quick else 'Full'} budgets, seed 0, fixed test sets.\n\n")
     # keep rows of entries not run this time (e.g. with --only), replace the others
     path = out / f"{kind}.json"
     old = json.loads(path.read_text()) if path.exists() else []
