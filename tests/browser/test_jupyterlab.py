@@ -7,8 +7,8 @@ the menu like a reader, waits for the kernel, then drags the frame slider of
 the first clip player and checks that the displayed frame changes: the slider
 is wired to Python, not just drawn.
 
-The notebook is the first one in ``notebooks/`` that builds a
-``clip_player`` (else an ``explorer``); ``VIDGEN_LAB_NOTEBOOK`` names another.
+It runs for every notebook in ``notebooks/`` that builds a ``clip_player`` or an
+``explorer`` (the first such widget is moved); ``VIDGEN_LAB_NOTEBOOK`` names one.
 """
 
 from __future__ import annotations
@@ -44,14 +44,12 @@ def _code_cells(path: Path) -> list[dict]:
     return [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
 
 
-def _pick_notebook() -> Path | None:
+def _widget_notebooks() -> list[Path]:
+    """Every chapter notebook with a clip player or an explorer (or only $VIDGEN_LAB_NOTEBOOK)."""
     if name := os.environ.get("VIDGEN_LAB_NOTEBOOK"):
-        return NOTEBOOKS / name
-    for widget in ("clip_player(", "explorer("):  # a clip player if a chapter has one, else an explorer
-        for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-            if any(widget in "".join(c["source"]) for c in _code_cells(path)):
-                return path
-    return None
+        return [NOTEBOOKS / name]
+    return [path for path in sorted(NOTEBOOKS.glob("*.ipynb"))
+            if any(w in "".join(c["source"]) for c in _code_cells(path) for w in ("clip_player(", "explorer("))]
 
 
 def _free_port() -> int:
@@ -60,13 +58,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+@pytest.fixture(scope="module", params=_widget_notebooks(), ids=lambda p: p.stem)
+def lab(request, tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 serving a copy of one chapter notebook; yields (url, token, notebook)."""
     pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (pip install -e '.[book]')")
-    notebook = _pick_notebook()
-    if notebook is None or not notebook.is_file():
-        pytest.fail("no notebook in notebooks/ builds a clip_player or explorer (or VIDGEN_LAB_NOTEBOOK names none)")
+    notebook = request.param
+    if not notebook.is_file():
+        pytest.fail(f"{notebook} does not exist (VIDGEN_LAB_NOTEBOOK names a file in notebooks/)")
     home = tmp_path_factory.mktemp("lab")
     work = home / "work"
     work.mkdir()
@@ -169,7 +167,7 @@ def test_chapter_runs_in_jupyterlab_and_its_slider_changes_the_frame(lab, offlin
                 break
             page.wait_for_timeout(250)
     finally:
-        page.screenshot(path=str(screenshots / "jupyterlab-run.png"))
+        page.screenshot(path=str(screenshots / f"jupyterlab-run-{notebook.stem}.png"))
     prompts = _prompts(page)
     errors = page.locator(".jp-Notebook .jp-CodeCell").evaluate_all(
         """(cells) => cells.map((c, i) => c.querySelector('[data-mime-type="application/vnd.jupyter.error"]') ? i : -1)
@@ -203,7 +201,7 @@ def test_chapter_runs_in_jupyterlab_and_its_slider_changes_the_frame(lab, offlin
     deadline = time.monotonic() + 10  # the kernel answers the slider and sends the new frame
     while image.screenshot() == before_pixels and time.monotonic() < deadline:
         page.wait_for_timeout(200)
-    page.screenshot(path=str(screenshots / "jupyterlab.png"), full_page=False)
+    page.screenshot(path=str(screenshots / f"jupyterlab-{notebook.stem}.png"), full_page=False)
     assert readout.inner_text() != before_value
     assert image.screenshot() != before_pixels, "the slider moved, but the displayed frame did not change"
     assert offline_context.external == [], f"JupyterLab tried to reach the internet: {offline_context.external}"
