@@ -10,7 +10,14 @@ import scipy.linalg
 import torch
 from skimage.metrics import structural_similarity
 
-from vidgen_edu.metrics import best_of_n, diversity, frechet_distance, gaussian_stats, psnr, ssim
+from vidgen_edu.metrics import (
+    best_of_n,
+    diversity,
+    frechet_distance,
+    gaussian_stats,
+    psnr,
+    ssim,
+)
 
 
 def _reference_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> float:

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import torch
 
-from vidgen_edu.bench import CONTEXT, HORIZON, Metrics, evaluate_prediction, predict_future, prediction_clips, register
+from vidgen_edu.bench import (
+    CONTEXT,
+    HORIZON,
+    Metrics,
+    evaluate_prediction,
+    predict_future,
+    prediction_clips,
+    register,
+)
 from vidgen_edu.data import VideoDataset
 from vidgen_edu.data.base import single_threaded
 from vidgen_edu.models.predictor import NextFramePredictor

@@ -15,7 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from vidgen_edu.bench import CONTEXT, HORIZON, Metrics, evaluate_prediction, predict_future, prediction_clips, register
+from vidgen_edu.bench import (
+    CONTEXT,
+    HORIZON,
+    Metrics,
+    evaluate_prediction,
+    predict_future,
+    prediction_clips,
+    register,
+)
 from vidgen_edu.models.transformer import VideoTransformer, count_parameters
 from vidgen_edu.runtime import budget, seed_everything
 from vidgen_edu.train import fit
