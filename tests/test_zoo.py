@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from vidgen_edu import zoo
@@ -35,3 +36,18 @@ def test_teacher_prob_schedule() -> None:
     assert zoo.teacher_prob(0.0) == 1.0 and zoo.teacher_prob(0.2) == 1.0
     assert abs(zoo.teacher_prob(0.4) - 0.5) < 1e-12
     assert zoo.teacher_prob(0.6) == 0.0 and zoo.teacher_prob(1.0) == 0.0
+
+
+def test_constant_velocity_oracle_is_exact_until_something_bounces() -> None:
+    from vidgen_edu.bench import CONTEXT, HORIZON, prediction_clips
+    from vidgen_edu.metrics import psnr
+
+    test = prediction_clips("balls", "test", 16)
+    pred = zoo.constant_velocity(test)
+    truth = test.clips()[:, CONTEXT:]
+    assert pred.shape == truth.shape == (16, HORIZON, 1, 32, 32)
+    one_ahead = psnr(truth[:, 0], pred[:, 0])  # (16,): one step of straight-line motion
+    assert one_ahead.median() > 40  # exact (up to 8-bit storage) unless a ball hit a wall or another ball
+    assert psnr(truth, pred).mean(0)[-1] < one_ahead.median()  # ten frames ahead, bounces break it
+    with pytest.raises(ValueError, match="states"):
+        zoo.constant_velocity(prediction_clips("digits", "test", 2))

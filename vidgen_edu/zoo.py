@@ -1,4 +1,4 @@
-"""The book's trained models, by name: a chapter's recipe in one function (chapters 05, 06, benchmarks).
+"""The book's models, by name: a chapter's recipe or baseline in one function (chapters 05, 06, benchmarks).
 
 A chapter teaches its training loop in its own cells; a *later* chapter or a
 benchmark entry that needs the same trained model calls the function here. It
@@ -17,8 +17,9 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from .bench import CONTEXT, prediction_clips
+from .bench import CONTEXT, HORIZON, prediction_clips
 from .checkpoints import cached_train
+from .data import VideoDataset
 from .data.base import single_threaded
 from .models.predictor import NextFramePredictor
 from .runtime import budget, get_device, seed_everything
@@ -77,3 +78,18 @@ def ch04_predictor(name: str, device: torch.device | str | None = None) -> NextF
     model = NextFramePredictor(**CH04_MODEL_KW)
     model = cached_train(model, f"ch04_predictor_{name}", lambda m: train_ch04_predictor(m, name, device))
     return model.to(device).eval()
+
+
+def constant_velocity(dataset: VideoDataset) -> torch.Tensor:
+    """Chapter 04's oracle baseline for bouncing balls: (N, HORIZON, 1, H, W).
+
+    Every ball moves in a straight line from its *true* state at the last context
+    frame, ``p_{9+k} = p_9 + k v_9``, ignoring walls and collisions. It reads the
+    simulator's state, so it is an oracle, not a competitor.
+    """
+    if "states" not in dataset.info:
+        raise ValueError(f"constant_velocity needs a bouncing-balls data set with states, got {dataset!r}")
+    states = dataset.states[:, CONTEXT - 1]  # (N, balls, 4): x, y, vx, vy at frame 9
+    k = torch.arange(1, HORIZON + 1, dtype=states.dtype)[None, :, None, None]  # (1, K, 1, 1)
+    positions = states[:, None, :, :2] + k * states[:, None, :, 2:]  # (N, K, balls, 2)
+    return dataset.source.render(positions)  # (N, K, 1, H, W)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from vidgen_edu import zoo
 from vidgen_edu.bench import (
     CONTEXT,
     HORIZON,
@@ -55,11 +56,7 @@ def copy_last_frame(name: str, device: torch.device) -> Metrics:
 def constant_velocity(device: torch.device) -> Metrics:
     """Balls moved in straight lines from their *true* state at the last context frame: an oracle."""
     test = held_out("balls")
-    states = test.states[:, CONTEXT - 1]  # (B, N, 4): x, y, vx, vy at frame 9
-    k = torch.arange(1, HORIZON + 1, dtype=states.dtype)[None, :, None, None]  # (1, K, 1, 1)
-    # p_{9+k} = p_9 + k v_9
-    positions = states[:, None, :, :2] + k * states[:, None, :, 2:]  # (B, K, N, 2)
-    pred = test.source.render(positions)  # (B, K, 1, H, W)
+    pred = zoo.constant_velocity(test)  # (B, K, 1, H, W)
     return {**evaluate_prediction(test.clips()[:, CONTEXT:], pred), "train_s": 0.0, "params": 0}
 
 
