@@ -5,8 +5,10 @@
     python benchmarks/run.py --list
 
 Each entry runs in its own process, so its peak memory is its own. Results go
-to ``benchmarks/results/<device>.json`` and ``.md`` (one table per device kind,
-so CPU and GPU tables live side by side). Runs in full mode: ``VIDGEN_QUICK``
+to ``benchmarks/results/<device>.json`` and ``.md``, named after the kind of
+device the entries ran on (``VIDGEN_DEVICE=cpu`` on a GPU machine writes
+``cpu.md``), so CPU and GPU tables live side by side. Recipe rows retrain their
+recipe (the cache the chapters load from is refreshed with the same weights). Runs in full mode: ``VIDGEN_QUICK``
 is ignored unless ``--quick`` is given (for testing the harness itself).
 """
 
@@ -82,20 +84,31 @@ def run_entry(key: str, quick: bool) -> dict:
 
 
 def to_markdown(rows: list[dict]) -> str:
-    """The leaderboard as a Markdown table; metric columns are the union over rows."""
-    fixed = ["chapter", "model", "dataset", "task"]
+    """The leaderboard as Markdown: one table per task (protocol); metric columns are the union over its rows."""
+    fixed = ["chapter", "model", "dataset"]
     tail = ["params", "wall_s", "peak_rss_mb", "peak_gpu_mb", "device", "torch"]
-    metrics = sorted({k for r in rows for k in r} - set(fixed) - set(tail) - {"key", "gpu"})
-    cols = fixed + metrics + [c for c in tail if any(c in r for r in rows)]
 
     def fmt(v):
         if isinstance(v, float):
             return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
         return "" if v is None else str(v)
 
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    out = []
+    for task in dict.fromkeys(r["task"] for r in rows):  # tasks in order of first appearance
+        group = [r for r in rows if r["task"] == task]
+        metrics = sorted({k for r in group for k in r} - set(fixed) - set(tail) - {"key", "gpu", "task"})
+        cols = fixed + metrics + [c for c in tail if any(c in r for r in group)]
+        out += [f"**{task}**", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        out += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in group] + [""]
+    return "\n".join(out)
+
+
+def device_kind(rows: list[dict]) -> str:
+    """The kind of device the rows actually ran on ("cpu", "cuda", "mps"): it names the results file."""
+    kinds = {row["device"].split(":")[0] for row in rows}
+    if len(kinds) != 1:
+        raise RuntimeError(f"entries ran on several kinds of device {sorted(kinds)}; run them separately")
+    return kinds.pop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row), flush=True)
         rows.append(row)
 
-    import torch
-
-    kind = "cuda" if torch.cuda.is_available() else "cpu"
-    kind += "-quick" if args.quick else ""
+    kind = device_kind(rows) + ("-quick" if args.quick else "")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     header = (f"# vidgen-edu leaderboard ({kind})\n\nWritten by `python benchmarks/run.py` on "

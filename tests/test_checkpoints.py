@@ -2,7 +2,15 @@ import pytest
 import torch
 from torch import nn
 
-from vidgen_edu.checkpoints import CheckpointError, cached_train, load_checkpoint, save_checkpoint
+from vidgen_edu.checkpoints import (
+    CheckpointError,
+    cache_path,
+    cached_train,
+    fingerprint,
+    load_checkpoint,
+    read_info,
+    save_checkpoint,
+)
 
 
 def _net():
@@ -46,7 +54,7 @@ def test_pickled_objects_are_refused(tmp_path):
         load_checkpoint(path)
 
 
-def test_cached_train_trains_once_then_loads(tmp_path, monkeypatch):
+def test_cached_train_trains_once_per_config_then_loads(tmp_path, monkeypatch):
     monkeypatch.delenv("VIDGEN_QUICK", raising=False)
     calls = []
 
@@ -55,20 +63,29 @@ def test_cached_train_trains_once_then_loads(tmp_path, monkeypatch):
         with torch.no_grad():
             for p in model.parameters():
                 p.fill_(0.5)
+        return {"history": [1.0, 0.5], "train_s": 0.1}
 
-    first = cached_train(_net(), "tiny", train, directory=tmp_path)
-    second = cached_train(_net(), "tiny", train, directory=tmp_path)
+    config = {"lr": 1e-3, "steps": 10}
+    first = cached_train(_net(), "tiny", train, config=config, directory=tmp_path)
+    second = cached_train(_net(), "tiny", train, config=dict(config), directory=tmp_path)
     assert len(calls) == 1
-    assert (tmp_path / "tiny.pt").exists()
+    path = cache_path("tiny", config, directory=tmp_path)
+    assert path.exists() and path.name == f"tiny-{fingerprint(config)}.pt"
+    assert read_info(path) == {"history": [1.0, 0.5], "train_s": 0.1}
     assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
 
+    cached_train(_net(), "tiny", train, config={"lr": 2e-3, "steps": 10}, directory=tmp_path)
+    assert len(calls) == 2  # a changed hyperparameter is never served the old file
+
     monkeypatch.setenv("VIDGEN_QUICK", "1")
-    cached_train(_net(), "tiny", train, directory=tmp_path)
-    assert len(calls) == 2 and (tmp_path / "tiny-quick.pt").exists()
+    cached_train(_net(), "tiny", train, config=config, directory=tmp_path)
+    assert len(calls) == 3 and cache_path("tiny", config, directory=tmp_path).name.endswith("-quick.pt")
 
-    (tmp_path / "tiny-quick.pt").write_bytes(b"not a checkpoint")
-    cached_train(_net(), "tiny", train, directory=tmp_path)
-    assert len(calls) == 3  # damaged cache: retrained, not half-loaded
+    cache_path("tiny", config, directory=tmp_path).write_bytes(b"not a checkpoint")
+    cached_train(_net(), "tiny", train, config=config, directory=tmp_path)
+    assert len(calls) == 4  # damaged cache: retrained, not half-loaded
 
-    with pytest.raises(ValueError):
-        cached_train(_net(), "../escape", train, directory=tmp_path)
+    with pytest.raises(ValueError, match="plain file stem"):
+        cached_train(_net(), "../escape", train, config=config, directory=tmp_path)
+    with pytest.raises(ValueError, match="config"):
+        cached_train(_net(), "tiny", train, config=None, directory=tmp_path)

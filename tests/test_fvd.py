@@ -77,3 +77,38 @@ def test_fvd_lite_sanity_ordering(trained_net, real_sets) -> None:
         scores = [fvd.fvd_lite(real_a, fvd.corrupt(real_b, kind, a, generator=g), trained_net) for a in amounts]
         assert base < scores[0] < scores[1] < scores[2], f"{kind}: real vs real {base:.3f}, damaged {scores}"
     assert fvd.fvd_lite(real_a, real_a, trained_net) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.fixture()
+def quick(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIDGEN_QUICK", "1")
+    monkeypatch.setenv("VIDGEN_CACHE", str(tmp_path))
+
+
+def test_feature_nets_quick_leave_the_global_rng_alone(quick, tmp_path) -> None:
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    grey, rgb = fvd.feature_net("grey", "cpu"), fvd.feature_net("rgb", "cpu")
+    assert torch.equal(torch.get_rng_state(), state)
+    assert grey.channels == 1 and rgb.channels == 3
+    assert sorted(p.name.split("-")[0] for p in tmp_path.glob("*.pt")) == ["fvd_lite_grey", "fvd_lite_rgb"]
+    logits, targets = rgb(torch.rand(2, 10, 3, 32, 32))
+    assert logits.shape == (2, len(fvd.RGB_LABELS)) and targets.shape == (2, 5 + 2 * 7)
+    shapes = make_dataset("shapes", "test", num_clips=8, T=10, seed=0).clips()
+    assert fvd.fvd_lite(shapes, shapes) == pytest.approx(0.0, abs=1e-6)  # net picked from C = 3
+    with pytest.raises(ValueError):
+        fvd.feature_net("cpu")  # the kind comes first
+    with pytest.raises(ValueError):
+        fvd.fvd_lite(torch.rand(4, 10, 2, 32, 32), torch.rand(4, 10, 2, 32, 32))
+
+
+def test_attribute_labels_and_color_targets() -> None:
+    ds = make_dataset("shapes", "test", num_clips=5, T=6, seed=0)
+    labels = fvd.attribute_labels(ds)
+    assert labels.shape == (5, len(fvd.RGB_LABELS)) and (labels.sum(1) <= 6).all()
+    for b, text in enumerate(ds.captions):
+        assert {fvd.RGB_LABELS[i] for i in labels[b].nonzero()[:, 0].tolist()} == set(
+            w for w in text.replace(";", " ").split() if w not in ("a", "moves"))
+    v = fvd.color_targets(ds).view(5, 7, 2)
+    c = ds.colors[:, 0].long()
+    torch.testing.assert_close(v[torch.arange(5), c], ds.positions[:, 1, 0] - ds.positions[:, 0, 0])

@@ -203,10 +203,12 @@ from vidgen_edu.models.predictor import NextFramePredictor  # noqa: E402
 @pytest.mark.parametrize("core", ["gru", "convgru"])
 def test_predictor_shapes(core: str) -> None:
     torch.manual_seed(0)
-    model = NextFramePredictor(channels=1, size=16, hidden_size=8, features=4, core=core)
+    model = NextFramePredictor(channels=1, size=16, hidden_size=8, width=4, core=core)
     clip = torch.rand(2, 7, 1, 16, 16)
-    logits, h = model(clip)
+    logits = model(clip)  # forward returns the logits only
     assert logits.shape == clip.shape
+    logits_h, h = model.forward_with_state(clip)
+    assert torch.equal(logits_h, logits)
     assert h.shape == model.init_state(2).shape
     future = model.rollout(clip[:, :4], horizon=5)
     assert future.shape == (2, 5, 1, 16, 16) and future.min() >= 0 and future.max() <= 1
@@ -214,13 +216,38 @@ def test_predictor_shapes(core: str) -> None:
 
 
 @pytest.mark.parametrize("core", ["gru", "convgru"])
+def test_state_carries_over_between_calls(core: str) -> None:
+    """Splitting a clip in two and passing the state on equals one pass; ``step`` equals a one-frame call."""
+    torch.manual_seed(4)
+    model = NextFramePredictor(channels=1, size=8, hidden_size=6, width=4, core=core).eval()
+    clip = torch.rand(2, 6, 1, 8, 8)
+    with torch.no_grad():
+        whole, h_whole = model.forward_with_state(clip)
+        first, h = model.forward_with_state(clip[:, :4])
+        second, h = model.forward_with_state(clip[:, 4:], h)
+        torch.testing.assert_close(torch.cat([first, second], dim=1), whole, atol=1e-5, rtol=0)
+        torch.testing.assert_close(h, h_whole, atol=1e-5, rtol=0)
+        logit, h_step = model.step(clip[:, 4], model.forward_with_state(clip[:, :4])[1])
+        torch.testing.assert_close(logit, whole[:, 4], atol=1e-5, rtol=0)
+        zero = model.forward_with_state(clip, model.init_state(2))
+        torch.testing.assert_close(zero[0], whole, atol=0, rtol=0)
+
+
+def test_rollout_runs_without_gradients() -> None:
+    model = NextFramePredictor(channels=1, size=8, hidden_size=6, width=4, core="gru")
+    with torch.enable_grad():
+        future = model.rollout(torch.rand(2, 3, 1, 8, 8), horizon=2)
+    assert not future.requires_grad and future.grad_fn is None
+
+
+@pytest.mark.parametrize("core", ["gru", "convgru"])
 def test_scheduled_sampling_extremes(core: str) -> None:
     """p = 1 is teacher forcing; p = 0 feeds back the model's own predictions (a rollout)."""
     torch.manual_seed(1)
-    model = NextFramePredictor(channels=1, size=8, hidden_size=6, features=4, core=core).eval()
+    model = NextFramePredictor(channels=1, size=8, hidden_size=6, width=4, core=core).eval()
     clip = torch.rand(3, 6, 1, 8, 8)
     with torch.no_grad():
-        teacher, _ = model(clip[:, :-1])
+        teacher = model(clip[:, :-1])
         torch.testing.assert_close(model.scheduled(clip, 2, teacher_prob=1.0), teacher, atol=1e-5, rtol=0)
         free = torch.sigmoid(model.scheduled(clip, 2, teacher_prob=0.0))  # predictions of frames 1..5
         torch.testing.assert_close(free[:, 1:], model.rollout(clip[:, :2], horizon=4), atol=1e-5, rtol=0)
@@ -228,8 +255,8 @@ def test_scheduled_sampling_extremes(core: str) -> None:
 
 def test_predictor_from_scratch_matches_fused_and_gets_gradients() -> None:
     torch.manual_seed(2)
-    fused = NextFramePredictor(channels=1, size=8, hidden_size=6, features=4, core="gru", num_layers=2)
-    scratch = NextFramePredictor(channels=1, size=8, hidden_size=6, features=4, core="gru", num_layers=2,
+    fused = NextFramePredictor(channels=1, size=8, hidden_size=6, width=4, core="gru", num_layers=2)
+    scratch = NextFramePredictor(channels=1, size=8, hidden_size=6, width=4, core="gru", num_layers=2,
                                  from_scratch=True)
     assert isinstance(fused.core, nn.GRU) and isinstance(scratch.core, GRU)
     scratch.load_state_dict(fused.state_dict())
@@ -242,10 +269,10 @@ def test_predictor_from_scratch_matches_fused_and_gets_gradients() -> None:
 def test_untrained_predictor_copies_the_last_frame() -> None:
     """The merge layer starts as "copy the input frame", so a new model is close to the copy baseline."""
     torch.manual_seed(3)
-    model = NextFramePredictor(channels=1, size=16, hidden_size=8, features=4, core="convgru")
+    model = NextFramePredictor(channels=1, size=16, hidden_size=8, width=4, core="convgru")
     clip = (torch.rand(4, 3, 1, 16, 16) > 0.8).float()
     with torch.no_grad():
-        pred = torch.sigmoid(model(clip)[0])
+        pred = torch.sigmoid(model(clip))
     assert (pred - clip).abs().mean() < 0.1
 
 
@@ -260,7 +287,7 @@ def test_untrained_predictor_copies_the_last_frame() -> None:
     ],
 )
 def test_predictor_bad_input_raises(call) -> None:
-    model = NextFramePredictor(channels=1, size=16, hidden_size=4, features=4, core="convgru")
+    model = NextFramePredictor(channels=1, size=16, hidden_size=4, width=4, core="convgru")
     with pytest.raises(ValueError):
         call(model)
 

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vidgen_edu.train import fit, to_device
+from vidgen_edu.train import Every, ema_of, fit, to_device
 
 
 def _regression_data(n=256, seed=0):
@@ -42,9 +42,48 @@ def test_fit_cycles_data_and_calls_back():
     data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(3)]  # 3 batches, 10 steps
     model = nn.Linear(4, 1)
     history = fit(model, _mse, data, steps=10, device="cpu", progress=False,
-                  callback=lambda step, m, h: calls.append((step, len(h))), every=4)
+                  callbacks=[Every(4, lambda step, m, h: calls.append((step, len(h)))),
+                             Every(5, lambda step, m, h: calls.append(("five", step)))])
     assert len(history) == 10
-    assert calls == [(4, 4), (8, 8)]
+    assert calls == [(4, 4), ("five", 5), (8, 8), ("five", 10)]
+
+
+def test_a_callback_needs_a_period():
+    model = nn.Linear(4, 1)
+    data = [(torch.randn(8, 4), torch.randn(8, 1))]
+    with pytest.raises(TypeError, match="Every"):
+        fit(model, _mse, data, steps=2, device="cpu", progress=False, callbacks=[lambda *a: None])
+    with pytest.raises(ValueError, match="period"):
+        Every(0, print)
+
+
+def test_fit_steps_the_scheduler_after_every_optimizer_step():
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5**s)
+    seen = []
+    fit(model, _mse, [(torch.randn(8, 4), torch.randn(8, 1))], steps=3, optimizer=opt, scheduler=sched,
+        device="cpu", progress=False, callbacks=[Every(1, lambda *_: seen.append(opt.param_groups[0]["lr"]))])
+    assert seen == [0.5, 0.25, 0.125]
+
+
+def test_fit_keeps_an_exponential_moving_average_of_the_weights():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    start = model.weight.detach().clone()
+    ema = ema_of(model, decay=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    expected = start.clone()
+    def track(step, m, h):
+        nonlocal expected
+        # θ_ema ← d θ_ema + (1 − d) θ (the first update copies θ)
+        expected = m.weight.detach().clone() if step == 1 else 0.9 * expected + 0.1 * m.weight.detach()
+    fit(model, _mse, _regression_data(), steps=5, optimizer=opt, ema=ema, device="cpu", progress=False,
+        callbacks=[Every(1, track)])
+    torch.testing.assert_close(ema.module.weight, expected)
+    assert not torch.equal(ema.module.weight, model.weight)
+    with pytest.raises(ValueError, match="decay"):
+        ema_of(model, decay=1.0)
 
 
 def test_fit_uses_given_optimizer_and_clips_gradients():

@@ -1,9 +1,10 @@
-"""The causal video transformer: patches, positions, causality, rollout, attention maps (chapter 05)."""
+"""The causal video transformer and the shared blocks: patches, positions, causality, adaLN, rollout (chapter 05)."""
 
 import pytest
 import torch
 from torch import nn
 
+from vidgen_edu.models import blocks
 from vidgen_edu.models.transformer import (
     Block,
     DividedSpaceTimeBlock,
@@ -25,7 +26,7 @@ def _video(B=2, T=5, C=1, S=16, seed=0):
 
 def _small(attention="divided", fused=True, C=1):
     torch.manual_seed(0)
-    return VideoTransformer(channels=C, size=16, patch=4, dim=24, depth=2, heads=3, max_frames=8,
+    return VideoTransformer(channels=C, size=16, patch=4, width=24, depth=2, heads=3, max_frames=8,
                             attention=attention, fused=fused).eval()
 
 
@@ -69,7 +70,7 @@ def test_spacetime_encodings_shapes_and_factorization():
     # tokens of the same frame share the time part; different frames differ there
     assert torch.equal(pe[2, 0, :8], pe[2, 15, :8])
     assert not torch.equal(pe[2, 0, :8], pe[3, 0, :8])
-    emb = SpaceTimeEmbedding(max_frames=8, grid=4, dim=12)
+    emb = SpaceTimeEmbedding(max_frames=8, grid=4, width=12)
     e = emb(5)
     assert e.shape == (5, 16, 12)
     torch.testing.assert_close(e[3, 6] - e[1, 6], emb.time[3] - emb.time[1])
@@ -210,3 +211,98 @@ def test_cached_rollout_equals_recomputing_the_whole_clip():
     with torch.no_grad():
         steps = torch.stack([model.step(x[:, t], t, caches) for t in range(4)], dim=1)
         torch.testing.assert_close(steps, model(x), atol=1e-5, rtol=1e-5)
+
+
+def test_transformer_reexports_the_shared_blocks():
+    """Chapter 05 imports the pieces from ``transformer``; they are the ones in ``blocks``."""
+    from vidgen_edu.models import transformer
+    for name in ("Block", "DividedSpaceTimeBlock", "SpaceTimeEmbedding", "MLP", "block_causal_mask",
+                 "count_parameters", "patchify", "unpatchify", "sinusoidal_encoding", "spacetime_encoding"):
+        assert getattr(transformer, name) is getattr(blocks, name), name
+        assert name in transformer.__all__, name
+
+
+def test_rollout_runs_without_gradients():
+    model = _small().train()
+    with torch.enable_grad():
+        future = model.rollout(_video(T=3), horizon=2)
+    assert not future.requires_grad
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_causal_block_equals_a_causal_mask(fused):
+    torch.manual_seed(0)
+    causal = Block(8, 2, fused=fused, causal=True).eval()
+    plain = Block(8, 2, fused=fused).eval()
+    plain.load_state_dict(causal.state_dict())
+    x = torch.randn(2, 5, 8)
+    torch.testing.assert_close(causal(x), plain(x, attn_mask=torch.ones(5, 5, dtype=torch.bool).tril()),
+                               atol=1e-6, rtol=1e-6)
+    y = x.clone()
+    y[:, 3] += 1.0
+    torch.testing.assert_close(causal(y)[:, :3], causal(x)[:, :3], atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError):
+        causal(x, attn_mask=torch.ones(5, 5, dtype=torch.bool))
+
+
+def test_adaln_block_starts_as_identity_and_then_uses_the_condition():
+    torch.manual_seed(0)
+    blk = Block(8, 2, cond_dim=3)
+    assert "ada.weight" in blk.state_dict() and "norm1.weight" not in blk.state_dict()
+    x, c = torch.randn(2, 5, 8), torch.randn(2, 3)
+    torch.testing.assert_close(blk(x, c), x, atol=0, rtol=0)  # adaLN-Zero: every gate is 0
+    with torch.no_grad():
+        blk.ada.weight.normal_()
+    out = blk(x, c)
+    assert out.shape == x.shape and not torch.allclose(out, x)
+    assert not torch.allclose(out, blk(x, c + 1.0))  # the condition changes the output
+    # each clip is modulated by its own condition only
+    torch.testing.assert_close(blk(x[:1], c[:1]), out[:1], atol=1e-6, rtol=1e-5)
+    # gradients reach the modulation from step 1 (its output gates the sublayers)
+    blk2 = Block(8, 2, cond_dim=3)
+    blk2(x, c).pow(2).sum().backward()
+    assert blk2.ada.weight.grad.abs().sum() > 0
+
+
+def test_conditioning_is_checked():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(ValueError, match="cond_dim"):
+        Block(8, 2)(x, torch.randn(2, 3))  # an unconditioned block takes no cond
+    with pytest.raises(ValueError, match="cond"):
+        Block(8, 2, cond_dim=3)(x)
+    with pytest.raises(ValueError, match=r"\(B, 3\)"):
+        Block(8, 2, cond_dim=3)(x, torch.randn(2, 4))
+    with pytest.raises(ValueError):
+        DividedSpaceTimeBlock(8, 2, cond_dim=3)(torch.randn(2, 3, 4, 8))
+
+
+def test_conditioned_divided_block_identity_step_and_bidirectional_time():
+    torch.manual_seed(0)
+    blk = DividedSpaceTimeBlock(8, 2, cond_dim=3).eval()
+    x, c = torch.randn(2, 4, 6, 8), torch.randn(2, 3)
+    torch.testing.assert_close(blk(x, c), x, atol=0, rtol=0)
+    with torch.no_grad():
+        blk.ada.weight.normal_()
+    out = blk(x, c)
+    torch.testing.assert_close(blk(x[1:], c[1:]), out[1:], atol=1e-5, rtol=1e-5)  # per-clip modulation
+    # frame by frame with the cache equals the whole clip, conditioned too
+    past, steps = None, []
+    for t in range(4):
+        y, past = blk.step(x[:, t:t + 1], past, c)
+        steps.append(y)
+    torch.testing.assert_close(torch.cat(steps, dim=1), out, atol=1e-5, rtol=1e-5)
+    # causal=False: frame 0 sees frame 3 (a diffusion model denoises all frames together)
+    both = DividedSpaceTimeBlock(8, 2, causal=False).eval()
+    y = x.clone()
+    y[:, 3] += torch.randn(6, 8)
+    assert (both(x)[:, 0] - both(y)[:, 0]).abs().max() > 1e-4
+    with pytest.raises(ValueError):
+        both.step(x[:, :1])
+
+
+def test_check_video_names_the_expected_shape():
+    blocks.check_video(torch.zeros(2, 3, 1, 8, 8), 1, 8, "M")
+    for bad in (torch.zeros(3, 1, 8, 8), torch.zeros(2, 3, 3, 8, 8), torch.zeros(2, 0, 1, 8, 8), [1, 2]):
+        with pytest.raises(ValueError, match=r"M expects video of shape \(B, T, 1, 8, 8\)"):
+            blocks.check_video(bad, 1, 8, "M")

@@ -1,4 +1,4 @@
-"""Tests of vidgen_edu.models.vae: shapes, the reparameterization, input checks."""
+"""Tests of vidgen_edu.models.vae: shapes, logits from forward, the reparameterization, input checks (chapter 03)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,28 @@ def test_classic_vae_layout_and_shapes():
     assert tuple(model.fc3.weight.shape) == (400, 20)
     assert tuple(model.fc4.weight.shape) == (784, 400)
     x = torch.rand(5, 784)
-    recon, mu, logvar = model(x)
-    assert recon.shape == (5, 784) and mu.shape == (5, 20) and logvar.shape == (5, 20)
-    assert ((recon >= 0) & (recon <= 1)).all()
-    # frames are flattened, and recon keeps their shape
-    recon, mu, _ = model(torch.rand(3, 1, 28, 28))
-    assert recon.shape == (3, 1, 28, 28) and mu.shape == (3, 20)
+    logits, mu, logvar = model(x)
+    assert logits.shape == (5, 784) and mu.shape == (5, 20) and logvar.shape == (5, 20)
+    assert (logits < 0).any()  # logits, not probabilities
+    # frames are flattened, and the logits keep their shape
+    logits, mu, _ = model(torch.rand(3, 1, 28, 28))
+    assert logits.shape == (3, 1, 28, 28) and mu.shape == (3, 20)
+
+
+@pytest.mark.parametrize("make", [lambda: VAE(), lambda: ConvVAE(channels=3, latent_dim=4, width=4)])
+def test_forward_returns_logits_and_decode_their_sigmoid(make):
+    torch.manual_seed(0)
+    model = make()
+    z = torch.randn(6, model.latent_dim)
+    frames = model.decode(z)
+    torch.testing.assert_close(frames, torch.sigmoid(model.decode_logits(z)), atol=0, rtol=0)
+    assert frames.min() >= 0 and frames.max() <= 1
+    x = torch.rand(2, 784) if isinstance(model, VAE) else torch.rand(2, 3, 32, 32)
+    torch.manual_seed(1)
+    logits, mu, logvar = model(x)
+    torch.manual_seed(1)
+    z = reparameterize(mu, logvar)  # the same draw as inside forward
+    torch.testing.assert_close(logits, model.decode_logits(z).reshape(x.shape), atol=0, rtol=0)
 
 
 def test_bottleneck_features_are_non_negative():
@@ -53,6 +69,11 @@ class _PyTorchExampleVAE(nn.Module):
     def decode(self, z):
         return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
 
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        z = mu + torch.randn_like(logvar) * torch.exp(0.5 * logvar)
+        return self.decode(z), mu, logvar
+
 
 def test_no_bottleneck_is_state_dict_compatible_with_pytorch_example():
     torch.manual_seed(0)
@@ -64,19 +85,26 @@ def test_no_bottleneck_is_state_dict_compatible_with_pytorch_example():
         torch.testing.assert_close(a, b)
     z = torch.randn(4, 20)
     torch.testing.assert_close(ours.decode(z), ref.decode(z))
+    # the example's forward returns probabilities, ours logits: the same numbers after a sigmoid
+    torch.manual_seed(1)
+    probs, mu_ref, logvar_ref = ref(x)
+    torch.manual_seed(1)
+    logits, mu, logvar = ours(x)
+    torch.testing.assert_close(torch.sigmoid(logits), probs)
+    torch.testing.assert_close((mu, logvar), (mu_ref, logvar_ref))
 
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("latent", [2, 16])
 def test_conv_vae_shapes(channels, latent):
     torch.manual_seed(0)
-    model = ConvVAE(in_channels=channels, latent_dim=latent, base_channels=8)
+    model = ConvVAE(channels=channels, latent_dim=latent, width=8)
     x = torch.rand(2, channels, 32, 32)
-    recon, mu, logvar = model(x)
-    assert recon.shape == x.shape
+    logits, mu, logvar = model(x)
+    assert logits.shape == x.shape
     assert mu.shape == (2, latent) and logvar.shape == (2, latent)
-    assert ((recon >= 0) & (recon <= 1)).all()
     assert model.decode(torch.randn(3, latent)).shape == (3, channels, 32, 32)
+    assert model.decode_logits(torch.randn(3, latent)).shape == (3, channels, 32, 32)
 
 
 def test_reparameterize_distribution_and_generator():
@@ -99,14 +127,14 @@ def test_gradients_flow_through_reparameterization():
     torch.testing.assert_close(logvar.grad, z.detach() ** 2)
 
 
-@pytest.mark.parametrize("make", [lambda: VAE(input_dim=64, latent_dim=4, hidden_dim=16),
-                                  lambda: ConvVAE(latent_dim=4, base_channels=4)])
+@pytest.mark.parametrize("make", [lambda: VAE(input_dim=64, latent_dim=4, width=16),
+                                  lambda: ConvVAE(latent_dim=4, width=4)])
 def test_every_parameter_gets_a_gradient(make):
     torch.manual_seed(0)
     model = make()
     x = torch.rand(4, 1, 8, 8) if isinstance(model, VAE) else torch.rand(4, 1, 32, 32)
-    recon, mu, logvar = model(x)
-    elbo_loss(recon, x, mu, logvar).loss.backward()
+    logits, mu, logvar = model(x)
+    elbo_loss(logits, x, mu, logvar, logits=True).loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
     mu_head = model.fc21 if isinstance(model, VAE) else model.fc_mu
@@ -121,13 +149,15 @@ def test_wrong_shapes_raise_naming_expected_shape():
         mlp(torch.rand(1024))
     with pytest.raises(ValueError, match=r"\(B, 8\)"):
         mlp.decode(torch.rand(2, 3))
-    conv = ConvVAE(in_channels=3, latent_dim=4, base_channels=4)
+    conv = ConvVAE(channels=3, latent_dim=4, width=4)
     with pytest.raises(ValueError, match=r"\(B, 3, 32, 32\)"):
         conv(torch.rand(2, 1, 32, 32))
     with pytest.raises(ValueError, match=r"\(B, 3, 32, 32\)"):
         conv(torch.rand(2, 5, 3, 32, 32))  # a video is not a batch of frames
     with pytest.raises(ValueError, match=r"\(B, 4\)"):
         conv.decode(torch.rand(2, 5))
+    with pytest.raises(ValueError, match=r"\(B, 4\)"):
+        conv.decode_logits(torch.rand(2, 5))
     with pytest.raises(ValueError, match="same shape"):
         reparameterize(torch.zeros(2, 3), torch.zeros(2, 4))
 
@@ -137,6 +167,10 @@ def test_bad_constructor_arguments():
         VAE(latent_dim=0)
     with pytest.raises(ValueError):
         ConvVAE(size=30)
+    with pytest.raises(ValueError):
+        ConvVAE(channels=0)
+    with pytest.raises(ValueError):
+        VAE(width=0)
 
 
 def test_small_vae_learns():
@@ -147,12 +181,12 @@ def test_small_vae_learns():
     x = torch.exp(-((xx - centres[:, 0, None, None]) ** 2 + (yy - centres[:, 1, None, None]) ** 2) / 2)
     x = x.unsqueeze(1)  # (256, 1, 8, 8)
     torch.manual_seed(0)
-    model = VAE(input_dim=64, latent_dim=2, hidden_dim=64, bottleneck_dim=None)
+    model = VAE(input_dim=64, latent_dim=2, width=64, bottleneck_dim=None)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(150):
-        recon, mu, logvar = model(x)
-        loss = elbo_loss(recon, x, mu, logvar).loss
+        logits, mu, logvar = model(x)
+        loss = elbo_loss(logits, x, mu, logvar, logits=True).loss
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -1,42 +1,36 @@
-"""The registry behind ``make bench``: one reproducible command for every quality claim.
+"""The registry behind ``make bench``: one reproducible command for every quality claim (chapter 06).
 
-A chapter adds a row to the book's leaderboard by *registering* a function
-that trains its model at full budget with a fixed seed and evaluates it on the
-fixed test set; it never edits the harness (``benchmarks/run.py``). Chapter 06
-explains the metrics and shows the resulting table.
+An entry is one row of the leaderboard: a model on a data set, scored by a
+protocol of :mod:`vidgen_edu.evaluation`. A file in ``benchmarks/entries/``
+registers rows in a few lines; it never edits the harness (``benchmarks/run.py``)::
 
-    from vidgen_edu.bench import register
+    from vidgen_edu.bench import register_recipe
+    from vidgen_edu.evaluation import PREDICTION
 
-    @register("convgru", dataset="balls", task="prediction 10→10", chapter="04")
-    def convgru(device):
-        ...train, evaluate...
-        return {"psnr": 23.1, "ssim": 0.81, "params": 120_000}
+    register_recipe("convgru_predictor_balls", PREDICTION, model="convgru", dataset="balls")
 
-Prediction rows (chapters 04 onwards) share one protocol, kept here so every
-chapter measures the same thing: clips of :data:`CONTEXT` + :data:`HORIZON`
-frames from :func:`prediction_clips`, free-running predictions from
-:func:`predict_future`, scored by :func:`evaluate_prediction`.
+A recipe row trains its recipe at full budget (:mod:`vidgen_edu.recipes`, fresh,
+which also refreshes the cache the chapters load from) and scores it with the
+protocol; a baseline row is any function ``run(device) -> metrics``, registered
+with :func:`register`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
-from torch import nn
 
-from .data import VideoDataset, make_dataset
-from .fvd import fvd_lite
-from .metrics import per_horizon, psnr, ssim
+from .evaluation import Metrics
 
-Metrics = dict[str, float]
 RunFn = Callable[[torch.device], Metrics]
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One row of the leaderboard: a model on a dataset, evaluated by ``run(device)``."""
+    """One row of the leaderboard: a model on a data set, evaluated by ``run(device)``."""
 
     name: str
     dataset: str
@@ -65,47 +59,21 @@ def register(name: str, *, dataset: str, task: str, chapter: str) -> Callable[[R
     return decorate
 
 
-#: The prediction protocol of chapters 04 onwards: the first CONTEXT frames of a clip are given,
-#: the next HORIZON frames are predicted.
-CONTEXT, HORIZON = 10, 10
+def register_recipe(recipe: str, protocol: Any, *, model: str, dataset: str, **evaluate_kw: Any) -> RunFn:
+    """A row for a recipe: train it now (full budget, into the cache), then score it.
 
-
-def prediction_clips(name: str, split: str, num_clips: int) -> VideoDataset:
-    """The fixed clips of the prediction protocol: ``num_clips`` clips of ``CONTEXT + HORIZON`` frames, seed 0.
-
-    A smaller ``num_clips`` (quick mode) gives a prefix of the same clips.
+    The score is ``protocol.evaluate(model, dataset, device, **evaluate_kw)``, with ``protocol`` one of
+    ``PREDICTION``, ``GENERATION``, ``RECONSTRUCTION``; the row adds ``train_s`` and ``params``.
     """
-    return make_dataset(name, split, num_clips=num_clips, T=CONTEXT + HORIZON, seed=0)
+    from . import recipes
 
+    r = recipes.get(recipe)
 
-@torch.no_grad()
-def predict_future(model: nn.Module, clips: torch.Tensor, device: torch.device, *, batch: int = 250) -> torch.Tensor:
-    """Free-running predictions of the last ``HORIZON`` frames of every clip from its first ``CONTEXT``.
+    def run(device: torch.device) -> Metrics:
+        net = r.load_or_train(device, retrain=True)
+        metrics = protocol.evaluate(net, dataset, device, **evaluate_kw)
+        params = sum(p.numel() for p in net.parameters())
+        return {**metrics, "train_s": r.info()["train_s"], "params": params}
 
-    ``clips`` is ``(B, CONTEXT + HORIZON, C, H, W)``; ``model.rollout(context, horizon)`` runs on
-    ``device`` in chunks of ``batch`` clips. Returns ``(B, HORIZON, C, H, W)`` on the CPU.
-    """
-    model = model.to(device).eval()
-    chunks = [model.rollout(c[:, :CONTEXT].to(device), HORIZON).cpu() for c in clips.split(batch)]
-    return torch.cat(chunks)
-
-
-def evaluate_prediction(truth: torch.Tensor, pred: torch.Tensor, *, fvd: bool = True) -> Metrics:
-    """Quality of predicted futures ``pred`` against the true ones, both ``(B, K, C, H, W)`` in [0, 1].
-
-    Returns ``psnr_db`` (mean over clips and the K predicted frames), ``psnr_k1_db`` and
-    ``psnr_k{K}_db`` (mean over clips, first and last predicted frame), ``ssim`` (mean over
-    clips and frames) and, with ``fvd``, ``fvd_lite``: the Fréchet distance between the
-    feature statistics of the predicted and the true futures (:mod:`vidgen_edu.fvd`, grey
-    32×32 clips only). Chapter 04 introduces PSNR per horizon; chapter 06 compares the metrics.
-    """
-    curve = per_horizon(psnr, truth, pred)  # (K,): mean PSNR over clips, per frame ahead
-    metrics = {
-        "psnr_db": curve.mean().item(),
-        "psnr_k1_db": curve[0].item(),
-        f"psnr_k{len(curve)}_db": curve[-1].item(),
-        "ssim": per_horizon(ssim, truth, pred).mean().item(),
-    }
-    if fvd:
-        metrics["fvd_lite"] = fvd_lite(truth, pred)
-    return metrics
+    run.recipe = recipe  # type: ignore[attr-defined]  # which recipe the row benchmarks (tests check all are)
+    return register(model, dataset=dataset, task=protocol.task, chapter=r.chapter)(run)

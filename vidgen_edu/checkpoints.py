@@ -7,6 +7,10 @@ save never leaves half a file behind) and are read with ``weights_only=True``.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -82,25 +86,76 @@ def load_checkpoint(
     return state
 
 
+def fingerprint(config: object) -> str:
+    """A short, stable hash of a configuration: 12 hex digits of the SHA-256 of its canonical JSON.
+
+    ``config`` is a dataclass, a mapping, or any JSON-serializable value (nested dataclasses,
+    tuples and mappings are allowed). Two configurations with equal fields give the same
+    fingerprint in every process; changing any field changes it. The recipes key their
+    cache files with it, so a changed hyperparameter can never be served a stale model.
+    """
+
+    def canonical(value: object) -> object:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {"__class__": type(value).__name__,
+                    **{f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+        if isinstance(value, Mapping):
+            return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        if isinstance(value, float) and not math.isfinite(value):
+            return repr(value)
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(f"fingerprint: cannot hash a {type(value).__name__} ({value!r}); use plain values")
+
+    text = json.dumps(canonical(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def cache_path(name: str, config: object = None, *, directory: str | os.PathLike | None = None) -> Path:
+    """The cache file of a model: ``<cache_dir>/<name>-<fingerprint(config)>[-quick].pt``.
+
+    Quick-mode models get their own file, so a few-step CI model never stands in
+    for a fully trained one.
+    """
+    if not name or any(c in name for c in "/\\"):
+        raise ValueError(f"name must be a plain file stem, got {name!r}")
+    folder = Path(directory) if directory is not None else cache_dir()
+    key = config if isinstance(config, str) else fingerprint(config)  # a str is a fingerprint already
+    stem = name if config is None else f"{name}-{key}"
+    return folder / f"{stem}{'-quick' if is_quick() else ''}.pt"
+
+
+def read_info(path: str | os.PathLike) -> dict:
+    """The JSON written next to a cached checkpoint (``<file>.json``: loss history, training time); ``{}`` if none."""
+    info = Path(path).with_suffix(".json")
+    try:
+        return json.loads(info.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def cached_train(
     model: nn.Module,
     name: str,
     train_fn: Callable[[nn.Module], object],
     *,
+    config: object,
     directory: str | os.PathLike | None = None,
     retrain: bool = False,
 ) -> nn.Module:
-    """Load ``model`` from the cache if it was trained before, else train and cache it.
+    """Load ``model`` from the cache if it was trained before with the same ``config``, else train and cache it.
 
-    The file is ``<cache_dir>/<name>.pt`` (``<name>-quick.pt`` in quick mode, so a
-    few-step CI model never stands in for a fully trained one). A later chapter
-    calls this with the same ``name`` and the same architecture to reuse the model.
-    A damaged or mismatched cache file is retrained and overwritten.
+    The file is :func:`cache_path` ``(name, config)``: the fingerprint of ``config`` (the
+    recipe's fields) is part of the name, so changing any hyperparameter trains anew and
+    a stale file is never served. A damaged or mismatched file is retrained and
+    overwritten. If ``train_fn`` returns a dict (e.g. ``{"history": [...], "train_s": 12.3}``),
+    it is stored beside the checkpoint as JSON and :func:`read_info` gives it back.
     """
-    if not name or any(c in name for c in "/\\"):
-        raise ValueError(f"name must be a plain file stem, got {name!r}")
-    folder = Path(directory) if directory is not None else cache_dir()
-    path = folder / f"{name}{'-quick' if is_quick() else ''}.pt"
+    if config is None:
+        raise ValueError("cached_train needs the training config (every hyperparameter): it keys the cache file")
+    path = cache_path(name, config, directory=directory)
     if path.exists() and not retrain:
         try:
             load_checkpoint(path, model)
@@ -108,7 +163,23 @@ def cached_train(
             return model
         except CheckpointError:
             pass  # stale or damaged: fall through and train again
-    train_fn(model)
+    info = train_fn(model)
     save_checkpoint(model, path)
+    if isinstance(info, Mapping):
+        write_info(path, info)
     model.eval()
     return model
+
+
+def write_info(path: str | os.PathLike, info: Mapping) -> Path:
+    """Write ``info`` (JSON-serializable) atomically next to the checkpoint ``path``, as ``<file>.json``."""
+    target = Path(path).with_suffix(".json")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(dict(info), f)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

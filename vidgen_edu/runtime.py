@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -56,6 +57,23 @@ def budget(full: T, quick: T) -> T:
     ``steps = budget(full=1500, quick=10)``.
     """
     return quick if is_quick() else full
+
+
+@dataclass(frozen=True)
+class Budget(Generic[T]):
+    """A budget that is resolved when it is used: ``Budget(full=400, quick=3).value``.
+
+    Recipes store their budgets this way, so one recipe object serves both modes
+    and its fingerprint covers both numbers (:mod:`vidgen_edu.recipes`).
+    """
+
+    full: T
+    quick: T
+
+    @property
+    def value(self) -> T:
+        """``quick`` in quick mode, otherwise ``full`` (see :func:`budget`)."""
+        return budget(self.full, self.quick)
 
 
 def seed_everything(seed: int) -> torch.Generator:

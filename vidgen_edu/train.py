@@ -9,17 +9,48 @@ steps, the loss history to plot) and nothing it has to fight.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .runtime import get_device
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
-Callback = Callable[[int, nn.Module, list[float]], None]
+
+
+@dataclass(frozen=True)
+class Every:
+    """A callback with its period: ``fn(step, model, history)`` runs after every ``period``-th step.
+
+    ``fit(..., callbacks=[Every(100, show_samples), Every(500, save)])``. A period is
+    required: a bare function in ``callbacks`` is an error, not a callback that never runs.
+    """
+
+    period: int
+    fn: Callable[[int, nn.Module, list[float]], None]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.period, int) or isinstance(self.period, bool) or self.period < 1:
+            raise ValueError(f"Every(period, fn): period must be a positive int, got {self.period!r}")
+        if not callable(self.fn):
+            raise TypeError(f"Every(period, fn): fn must be callable, got {type(self.fn).__name__}")
+
+
+def ema_of(model: nn.Module, decay: float = 0.999) -> AveragedModel:
+    """An exponential moving average of ``model``'s weights, for ``fit(..., ema=...)``.
+
+    After each optimizer step ``θ_ema ← decay · θ_ema + (1 − decay) · θ`` (buffers are
+    copied). Use ``ema.module`` as the model: diffusion samplers (chapter 10) are
+    evaluated with the averaged weights, which are smoother than the last step's.
+    """
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"decay must be in (0, 1), got {decay}")
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -53,11 +84,12 @@ def fit(
     *,
     optimizer: torch.optim.Optimizer | None = None,
     lr: float = 1e-3,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     device: torch.device | str | None = None,
     amp: bool = False,
-    callback: Callback | None = None,
-    every: int = 0,
+    callbacks: Sequence[Every] = (),
     grad_clip: float | None = None,
+    ema: AveragedModel | None = None,
     progress: bool = True,
     desc: str = "train",
 ) -> list[float]:
@@ -70,16 +102,24 @@ def fit(
         steps: number of optimizer steps (not epochs).
         optimizer: defaults to ``Adam(model.parameters(), lr)``.
         device: defaults to :func:`vidgen_edu.runtime.get_device`.
+        scheduler: a learning-rate scheduler of ``optimizer``, stepped after every optimizer step.
         amp: bfloat16 autocast on CUDA (ignored elsewhere, so chapters can pass it unconditionally).
-        callback: ``callback(step, model, history)`` after every ``every`` steps (previews, checkpoints).
+        callbacks: :class:`Every` ``(period, fn)``; ``fn(step, model, history)`` runs after every
+            ``period``-th step (previews, checkpoints).
         grad_clip: clip the global gradient norm to this value.
+        ema: an :func:`ema_of` the model, updated after every optimizer step.
         progress: show a tqdm bar with the live (smoothed) loss.
 
     Raises:
         ValueError: for ``steps < 1``, a non-scalar or non-finite loss.
+        TypeError: for a callback that is not an :class:`Every`.
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    for cb in callbacks:
+        if not isinstance(cb, Every):
+            raise TypeError(f"callbacks must be Every(period, fn) objects, got {cb!r}: "
+                            "say how often it runs, e.g. Every(100, fn)")
     device = torch.device(device) if device is not None else get_device()
     model.to(device).train()
     if optimizer is None:
@@ -103,6 +143,10 @@ def fit(
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
 
         value = loss.item()
         history.append(value)
@@ -110,8 +154,11 @@ def fit(
         smooth = value if math.isnan(smooth) else 0.95 * smooth + 0.05 * value
         if progress and (step % 10 == 0 or step == steps):
             bar.set_postfix(loss=f"{smooth:.4g}")
-        if callback is not None and every > 0 and step % every == 0:
-            callback(step, model, history)
+        for cb in callbacks:
+            if step % cb.period == 0:
+                cb.fn(step, model, history)
     bar.close()
     model.eval()
+    if ema is not None:
+        ema.eval()
     return history

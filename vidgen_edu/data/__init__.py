@@ -17,20 +17,23 @@ Chapter 02 builds these sources step by step.
 from .balls import BouncingBalls, collide, render_balls, simulate_balls
 from .base import VideoSource
 from .datasets import (
+    FRAME_SETS,
     SOURCES,
     SPLIT_SIZES,
     SPLITS,
     FramesDataset,
     VideoDataset,
+    frame_set,
     frames_dataset,
     make_dataset,
     make_source,
 )
 from .digits import DIGIT_SPLITS, MovingDigits, digits_8x8
-from .shapes import COLORS, DIRECTIONS, SHAPES, MovingShapes, caption
+from .shapes import COLORS, DIRECTIONS, SHAPES, MovingShapes, caption, parse_caption
 
 __all__ = [
     "COLORS",
+    "FRAME_SETS",
     "DIGIT_SPLITS",
     "DIRECTIONS",
     "SHAPES",
@@ -46,9 +49,11 @@ __all__ = [
     "caption",
     "collide",
     "digits_8x8",
+    "frame_set",
     "frames_dataset",
     "make_dataset",
     "make_source",
+    "parse_caption",
     "render_balls",
     "simulate_balls",
 ]

@@ -182,3 +182,18 @@ def frames_dataset(
 ) -> FramesDataset:
     """Single frames ``(C, H, W)`` of ``num_clips`` clips of ``T`` frames (default ``T=1``: independent frames)."""
     return FramesDataset(make_dataset(name, split, num_clips=num_clips, T=T, seed=seed, dtype=dtype, **source_kwargs))
+
+
+#: the frame data sets of chapter 03 (frame VAEs), by name → arguments of :func:`make_dataset`
+FRAME_SETS: dict[str, dict[str, Any]] = {
+    "digits-1": dict(name="digits", num_digits=1),
+    "balls": dict(name="balls"),
+    "one-ball": dict(name="balls", num_balls=1),
+}
+
+
+def frame_set(name: str, split: str, num_clips: int, frames_per_clip: int = 10) -> torch.Tensor:
+    """All frames of ``num_clips`` clips (default seed) of the frame set ``name``: (N·T, C, H, W) float in [0, 1]."""
+    if name not in FRAME_SETS:
+        raise ValueError(f"unknown frame set {name!r}; valid names: {', '.join(map(repr, FRAME_SETS))}")
+    return make_dataset(**FRAME_SETS[name], split=split, num_clips=num_clips, T=frames_per_clip).clips().flatten(0, 1)

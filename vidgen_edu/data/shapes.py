@@ -10,6 +10,9 @@ painted in order (later shapes in front) on a black background.
 
 Directions follow image conventions: ``x`` grows to the right, ``y`` grows
 downwards, so ``"up"`` means towards row 0. Chapter 02 introduces the data.
+:func:`parse_caption` reads a caption back and
+:meth:`MovingShapes.clips_for_captions` draws real clips for given captions,
+the tools of chapter 06 for scoring caption-conditioned generators.
 """
 
 from __future__ import annotations
@@ -109,6 +112,37 @@ def _names(value: Sequence[str] | None, what: str, valid: Sequence[str], default
 def caption(shapes: Sequence[str], colors: Sequence[str], directions: Sequence[str]) -> str:
     """``"a red square moves left; a blue circle moves down"`` from parallel lists of names."""
     return "; ".join(f"a {c} {s} moves {d}" for s, c, d in zip(shapes, colors, directions))
+
+
+def parse_caption(text: str) -> list[tuple[str, str, str]]:
+    """The objects of a caption in the grammar of :func:`caption`, as ``(shape, color, direction)`` triples.
+
+    ``"a red square moves left; a blue circle moves down"`` gives
+    ``[("square", "red", "left"), ("circle", "blue", "down")]``. Objects are separated
+    by ``;`` and each reads ``a <color> <shape> moves <direction>`` with names from
+    :data:`COLORS`, :data:`SHAPES` and :data:`DIRECTIONS`; extra spaces are ignored.
+    Anything else raises ``ValueError`` naming the part that does not parse.
+    Chapter 06 uses it to score caption-conditioned generators.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"a caption must be a str, got {type(text).__name__}")
+    objects = []
+    for part in text.split(";"):
+        words = part.split()
+        if not words:
+            raise ValueError(f"caption {text!r} has an empty object (nothing between two ';' or at an end)")
+        if len(words) != 5 or words[0] != "a" or words[3] != "moves":
+            raise ValueError(
+                f"{part.strip()!r} in caption {text!r} is not of the form 'a <color> <shape> moves <direction>'"
+            )
+        _, color, shape, _, direction = words
+        for word, what, valid in (
+            (color, "colour", _COLOR_NAMES), (shape, "shape", _SHAPE_NAMES), (direction, "direction", _DIRECTION_NAMES)
+        ):
+            if word not in valid:
+                raise ValueError(f"unknown {what} {word!r} in caption {text!r}; valid: {', '.join(valid)}")
+        objects.append((shape, color, direction))
+    return objects
 
 
 class MovingShapes(VideoSource):
@@ -283,6 +317,43 @@ class MovingShapes(VideoSource):
             "positions": positions,
         }
         return video, info
+
+    def clips_for_captions(
+        self, captions: Sequence[str], T: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Real clips ``(n, T, 3, H, W)``, one per caption, that the caption describes truly.
+
+        The caption fixes each object's shape, colour and direction (painted in caption
+        order, the first at the back); its speed and start are drawn from ``generator``
+        (default: a generator seeded 0; the global random state is never used) and
+        follow the rule of the data set (:meth:`_trajectories`: straight lines that stay
+        inside the frame). Captions may have different numbers of objects. These are
+        the ceiling of caption-conditioned generation (chapter 06).
+        """
+        T = check_int(T, "T")
+        if isinstance(captions, str) or len(captions) == 0:
+            raise ValueError(f"captions must be a non-empty list of str, got {captions!r}")
+        parsed = [parse_caption(c) for c in captions]
+        gen = generator if generator is not None else torch.Generator().manual_seed(0)
+        # uniforms (K, 3) for speed and start, drawn caption by caption: clip i does not depend on the grouping
+        uniforms = [torch.rand(len(objs), 3, generator=gen, dtype=torch.float64).numpy() for objs in parsed]
+        video = torch.empty((len(parsed), T, 3, self.size, self.size))
+        step = max(1, _RENDER_FRAMES // T)
+        for K in sorted({len(objs) for objs in parsed}):  # one batch per number of objects
+            idx = [i for i, objs in enumerate(parsed) if len(objs) == K]
+            u = np.stack([uniforms[i] for i in idx])  # (m, K, 3)
+            init = {
+                "shapes": np.array([[_SHAPE_NAMES.index(s) for s, _, _ in parsed[i]] for i in idx]),  # (m, K)
+                "colors": np.array([[_COLOR_NAMES.index(c) for _, c, _ in parsed[i]] for i in idx]),
+                "directions": np.array([[_DIRECTION_NAMES.index(d) for _, _, d in parsed[i]] for i in idx]),
+                "u_speed": u[..., 0],  # (m, K)
+                "u_start": u[..., 1:],  # (m, K, 2)
+            }
+            positions = torch.from_numpy(self._trajectories(init, T).astype(np.float32))  # (m, T, K, 2)
+            for start in range(0, len(idx), step):
+                s = slice(start, start + step)
+                video[idx[s]] = self.render(positions[s], init["shapes"][s], init["colors"][s])
+        return video
 
     def sample(self, T: int = 20, seed: Seed = 0, return_caption: bool = False) -> Any:
         """One clip ``(T, 3, H, W)``; with ``return_caption`` also its caption (a str)."""

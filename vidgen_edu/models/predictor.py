@@ -11,6 +11,11 @@ ConvGRU over a feature map (``core="convgru"``). With ``core="gru"`` the model
 uses PyTorch's fused ``nn.GRU`` by default; ``from_scratch=True`` swaps in
 :class:`vidgen_edu.models.recurrent.GRU`, which has the same parameters and
 gives the same numbers, only slower.
+
+The model is a :class:`vidgen_edu.models.api.FramePredictor`: ``forward(frames)``
+returns next-frame **logits**, ``rollout(context, horizon)`` frames in [0, 1]
+under ``torch.no_grad()``. The recurrent state is exposed by
+:meth:`NextFramePredictor.forward_with_state` and :meth:`NextFramePredictor.step`.
 """
 
 from __future__ import annotations
@@ -18,12 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .blocks import check_video
 from .recurrent import GRU, ConvGRUCell
-
-
-def _check_video(x: torch.Tensor, channels: int, size: int, name: str) -> None:
-    if x.dim() != 5 or x.shape[2] != channels or x.shape[3] != size or x.shape[4] != size:
-        raise ValueError(f"{name} expects video of shape (B, T, {channels}, {size}, {size}), got {tuple(x.shape)}")
 
 
 class NextFramePredictor(nn.Module):
@@ -32,7 +33,7 @@ class NextFramePredictor(nn.Module):
     Args:
         channels, size: frame shape ``(channels, size, size)``; ``size`` divisible by ``patch``.
         hidden_size: GRU state size (``core="gru"``) or ConvGRU state channels (``core="convgru"``).
-        features: channels of the convolutional encoder/decoder.
+        width: channels of the convolutional encoder/decoder.
         core: ``"gru"`` (vector state) or ``"convgru"`` (state is a ``g × g`` map, ``g = size / patch``).
         patch: side of the pixel blocks folded into channels (space-to-depth) before the encoder.
         num_layers: stacked GRU layers (``core="gru"`` only).
@@ -44,7 +45,7 @@ class NextFramePredictor(nn.Module):
     easy to express and the network can spend its capacity on the change.
     """
 
-    def __init__(self, channels: int = 1, size: int = 32, hidden_size: int = 256, features: int = 32,
+    def __init__(self, channels: int = 1, size: int = 32, hidden_size: int = 256, width: int = 32,
                  core: str = "gru", num_layers: int = 1, patch: int = 4, from_scratch: bool = False) -> None:
         super().__init__()
         if size % patch:
@@ -53,7 +54,8 @@ class NextFramePredictor(nn.Module):
             raise ValueError(f"core must be 'gru' or 'convgru', got {core!r}")
         self.channels, self.size, self.patch, self.core_type = channels, size, patch, core
         self.hidden_size, self.num_layers, self.from_scratch = hidden_size, num_layers, from_scratch
-        f, g = features, size // patch  # feature channels, side of the coarse grid
+        self.width = width
+        f, g = width, size // patch  # feature channels, side of the coarse grid
         # space-to-depth: each patch×patch block becomes one cell with C·patch² channels, so every
         # convolution below runs on a g×g grid (16× fewer positions than the frame for patch=4)
         self.encoder = nn.Sequential(  # (N, C, S, S) → (N, f, g, g)
@@ -112,17 +114,26 @@ class NextFramePredictor(nn.Module):
 
     def step(self, frame: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: frame ``x_t`` (B, C, S, S) and state → logits of ``x_{t+1}`` (B, C, S, S) and new state."""
-        logits, h = self.forward(frame.unsqueeze(1), h)
+        logits, h = self.forward_with_state(frame.unsqueeze(1), h)
         return logits[:, 0], h
 
     # -- the three ways to run it ------------------------------------------------------------------
-    def forward(self, frames: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher forcing: true frames in, next-frame logits out.
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: true frames (B, T, C, S, S) in, next-frame logits (B, T, C, S, S) out.
 
-        ``frames`` (B, T, C, S, S) → ``logits`` (B, T, C, S, S) where ``logits[:, t]``
-        predicts ``frames[:, t + 1]``, and the final state ``h``.
+        ``logits[:, t]`` predicts ``frames[:, t + 1]`` from frames ``0..t``; the state
+        starts at zero. :meth:`forward_with_state` also takes and returns the state.
         """
-        _check_video(frames, self.channels, self.size, "NextFramePredictor")
+        return self.forward_with_state(frames)[0]
+
+    def forward_with_state(self, frames: torch.Tensor,
+                           h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` from state ``h`` (``None``: zeros); returns the logits and the final state.
+
+        ``frames`` (B, T, C, S, S) → ``logits`` (B, T, C, S, S) and ``h``: (L, B, hidden)
+        for the GRU core, (B, hidden, g, g) for ConvGRU (see :meth:`init_state`).
+        """
+        check_video(frames, self.channels, self.size, "NextFramePredictor")
         B, T = frames.shape[:2]
         flat = frames.reshape(B * T, *frames.shape[2:])  # (B·T, C, S, S)
         codes = self.encoder(flat)  # (B·T, f, g, g): every frame encoded at once
@@ -140,16 +151,18 @@ class NextFramePredictor(nn.Module):
         logits = self._decode(states, flat)
         return logits.reshape(frames.shape), h
 
+    @torch.no_grad()
     def rollout(self, context: torch.Tensor, horizon: int) -> torch.Tensor:
         """Free-running prediction: condition on ``context`` (B, Tc, C, S, S), predict ``horizon`` frames.
 
-        Returns frames in [0, 1], (B, horizon, C, S, S). Each predicted frame is fed back
-        as the next input. Wrap in ``torch.no_grad()`` for evaluation.
+        Returns frames in [0, 1], (B, horizon, C, S, S), without gradients. Each predicted
+        frame (its probabilities, not a sample) is fed back as the next input. Training
+        through fed-back predictions is :meth:`scheduled`'s job.
         """
-        _check_video(context, self.channels, self.size, "NextFramePredictor.rollout")
+        check_video(context, self.channels, self.size, "NextFramePredictor.rollout")
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon}")
-        logits, h = self.forward(context)
+        logits, h = self.forward_with_state(context)
         frame = torch.sigmoid(logits[:, -1])  # (B, C, S, S): prediction of the first future frame
         preds = [frame]
         for _ in range(horizon - 1):
@@ -168,11 +181,11 @@ class NextFramePredictor(nn.Module):
         teacher forcing, ``0`` is a free-running rollout; gradients flow through the
         fed-back predictions.
         """
-        _check_video(clip, self.channels, self.size, "NextFramePredictor.scheduled")
+        check_video(clip, self.channels, self.size, "NextFramePredictor.scheduled")
         B, T = clip.shape[:2]
         if not 1 <= n_context < T:
             raise ValueError(f"n_context must be in [1, T-1] = [1, {T - 1}], got {n_context}")
-        logits, h = self.forward(clip[:, :n_context])  # context steps in parallel, (B, Tc, C, S, S)
+        logits, h = self.forward_with_state(clip[:, :n_context])  # context steps in parallel, (B, Tc, C, S, S)
         out = [logits]
         logit = logits[:, -1]
         for t in range(n_context, T - 1):
@@ -182,3 +195,6 @@ class NextFramePredictor(nn.Module):
             logit, h = self.step(frame, h)
             out.append(logit.unsqueeze(1))
         return torch.cat(out, dim=1)
+
+
+__all__ = ["NextFramePredictor"]

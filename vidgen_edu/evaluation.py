@@ -1,0 +1,289 @@
+"""The evaluation protocols: one per task, so a chapter's table and the leaderboard are the same call.
+
+- :data:`PREDICTION` — context → future (chapters 04 onwards): the first
+  ``context`` frames of a held-out clip are given, the next ``horizon`` frames
+  are predicted; scored by PSNR (mean, first and last frame ahead), SSIM and
+  FVD-lite against the true futures.
+- :data:`GENERATION` — samples, unconditional or caption-conditioned (chapters
+  07 onwards): FVD-lite against real clips, caption and attribute accuracy
+  (shapes), physical plausibility (balls), object-count consistency, flicker,
+  and sampling speed. :class:`RealClips` draws from the simulator itself: the
+  ceiling every generator is compared with.
+- :data:`RECONSTRUCTION` — frame VAEs (chapter 03): −ELBO and its two terms in
+  nats per held-out frame, and the PSNR of the reconstruction at z = μ.
+
+The test clips are fixed (split ``"test"``, seed 0); nothing here trains on
+import, and no protocol touches the global random state. The networks that
+metrics need (FVD-lite's feature nets, the attribute classifier) are trained
+and cached on first use, seeded on their own. Chapter 06 explains the metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .data import VideoDataset, frame_set, make_dataset
+from .data.base import single_threaded
+from .metrics import per_horizon, psnr, ssim
+from .runtime import Budget
+
+Metrics = dict[str, float]
+
+
+def _rng_isolated(device: torch.device):
+    """A block whose random draws do not change the global RNG state (CPU, and this CUDA device)."""
+    devices = [device] if device.type == "cuda" else []
+    return torch.random.fork_rng(devices=devices)
+
+
+# -- context → future --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PredictionProtocol:
+    """Context → future: ``context`` given frames, ``horizon`` predicted ones, on fixed held-out clips."""
+
+    context: int = 10  # frames given
+    horizon: int = 10  # frames predicted
+    test_clips: Budget = Budget(full=500, quick=32)  # held-out clips (split "test", seed 0)
+
+    @property
+    def task(self) -> str:
+        return f"prediction {self.context}→{self.horizon}"
+
+    def clips(self, data: str, split: str = "test", num_clips: int | None = None) -> VideoDataset:
+        """``num_clips`` clips of ``context + horizon`` frames, seed 0 (fewer clips: a prefix of the same clips)."""
+        num_clips = self.test_clips.value if num_clips is None else num_clips
+        return make_dataset(data, split, num_clips=num_clips, T=self.context + self.horizon, seed=0)
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, clips: torch.Tensor, device: torch.device | str, *, batch: int = 250,
+                cpu_threads: int | None = None) -> torch.Tensor:
+        """Free-running predictions (B, horizon, C, H, W), on the CPU, from the first ``context`` frames of clips."""
+        device = torch.device(device)
+        model = model.to(device).eval()
+
+        def run() -> torch.Tensor:
+            return torch.cat([model.rollout(c[:, :self.context].to(device), self.horizon).cpu()
+                              for c in clips.split(batch)])
+
+        if cpu_threads == 1:
+            with single_threaded():
+                return run()
+        return run()
+
+    def score(self, truth: torch.Tensor, pred: torch.Tensor, *, fvd: bool = True) -> Metrics:
+        """Quality of predicted futures against the true ones, both (B, horizon, C, H, W) in [0, 1].
+
+        ``psnr_db`` (mean over clips and predicted frames), ``psnr_k1_db`` and ``psnr_k{horizon}_db``
+        (first and last frame ahead), ``ssim`` (mean over clips and frames) and, with ``fvd``,
+        ``fvd_lite`` between the predicted and the true futures (chapter 06).
+        """
+        from .fvd import fvd_lite
+
+        curve = per_horizon(psnr, truth, pred)  # (K,): mean PSNR over clips, per frame ahead
+        metrics = {
+            "psnr_db": curve.mean().item(),
+            "psnr_k1_db": curve[0].item(),
+            f"psnr_k{len(curve)}_db": curve[-1].item(),
+            "ssim": per_horizon(ssim, truth, pred).mean().item(),
+        }
+        if fvd:
+            metrics["fvd_lite"] = fvd_lite(truth, pred)
+        return metrics
+
+    def evaluate(self, model: nn.Module, data: str, device: torch.device | str, *,
+                 cpu_threads: int | None = None) -> Metrics:
+        """A ``FramePredictor`` on the held-out clips of ``data``: :meth:`predict`, then :meth:`score`."""
+        clips = self.clips(data).clips()  # (N, context + horizon, C, H, W)
+        pred = self.predict(model, clips, device, cpu_threads=cpu_threads)
+        return self.score(clips[:, self.context:], pred)
+
+    # baselines -------------------------------------------------------------------------------
+    def copy_last_frame(self, clips: torch.Tensor) -> torch.Tensor:
+        """The last context frame, repeated: (B, horizon, C, H, W). Anything that learns must beat it."""
+        return clips[:, self.context - 1:self.context].expand(-1, self.horizon, -1, -1, -1)
+
+    def constant_velocity(self, dataset: VideoDataset) -> torch.Tensor:
+        """Chapter 04's oracle for bouncing balls: (N, horizon, 1, H, W).
+
+        Every ball moves in a straight line from its *true* state at the last
+        context frame, ``p_{c-1+k} = p_{c-1} + k v_{c-1}``, ignoring walls and
+        collisions. It reads the simulator's state, so it is an oracle, not a competitor.
+        """
+        if "states" not in dataset.info:
+            raise ValueError(f"constant_velocity needs a bouncing-balls data set with states, got {dataset!r}")
+        states = dataset.info["states"][:, self.context - 1]  # (N, balls, 4): x, y, vx, vy
+        k = torch.arange(1, self.horizon + 1, dtype=states.dtype)[None, :, None, None]  # (1, K, 1, 1)
+        positions = states[:, None, :, :2] + k * states[:, None, :, 2:]  # (N, K, balls, 2)
+        return dataset.source.render(positions)  # (N, K, 1, H, W)
+
+
+PREDICTION = PredictionProtocol()
+
+
+# -- samples -------------------------------------------------------------------------------------
+class RealClips(nn.Module):
+    """The simulator as a ``VideoGenerator``: real clips, the ceiling of the generation protocol.
+
+    ``sample(n, T, cond=captions)`` on the shapes data draws clips that satisfy the
+    captions; otherwise clips of the data set. The same ``generator`` seed gives
+    the same clips.
+    """
+
+    def __init__(self, data: str, frames: int = 10) -> None:
+        super().__init__()
+        self.data, self.frames = data, frames
+        self.source = make_dataset(data, "test", num_clips=1, T=2).source
+        self.channels, self.size = self.source.channels, self.source.size
+
+    @torch.no_grad()
+    def sample(self, n: int, T: int | None = None, *, cond: list[str] | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        T = self.frames if T is None else T
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        if cond is not None:
+            if len(cond) != n:
+                raise ValueError(f"cond must hold n = {n} captions, got {len(cond)}")
+            if not hasattr(self.source, "clips_for_captions"):
+                raise ValueError(f"the {self.data} data has no captions; use cond=None")
+            return self.source.clips_for_captions(list(cond), T, generator=torch.Generator().manual_seed(seed))
+        return self.source.sample_batch(n, T=T, seed=seed)
+
+
+@dataclass(frozen=True)
+class GenerationProtocol:
+    """Samples against real clips: ``samples`` clips of ``frames`` frames per evaluation."""
+
+    frames: int = 10  # frames per sampled clip (FVD-lite's feature nets are trained on 10)
+    samples: Budget = Budget(full=500, quick=16)  # clips sampled, and real test clips to compare with
+    #: true number of objects per clip in each data set (for count_consistency)
+    objects: tuple[tuple[str, int], ...] = (("balls", 3), ("digits", 2), ("shapes", 2))
+
+    task: str = "generation"
+
+    def real(self, data: str, num_clips: int | None = None) -> VideoDataset:
+        """The held-out real clips the samples are compared with (split "test", seed 0)."""
+        num_clips = self.samples.value if num_clips is None else num_clips
+        return make_dataset(data, "test", num_clips=num_clips, T=self.frames, seed=0)
+
+    def score(self, samples: torch.Tensor, data: str, *, captions: list[str] | None = None,
+              real: torch.Tensor | None = None) -> Metrics:
+        """Every metric of the protocol for samples (N, T, C, H, W) of data set ``data``.
+
+        ``fvd_lite`` against the real clips; ``count_consistency`` (fraction of frames
+        showing the data's number of objects); ``flicker`` (mean coefficient of variation of
+        a clip's brightness over time); ``physics_px`` for balls; with ``captions`` (shapes),
+        ``caption_acc`` and its parts ``color_acc``, ``shape_acc``, ``direction_acc``.
+        """
+        from .attributes import caption_scores
+        from .fvd import fvd_lite
+        from .temporal import count_consistency, flicker, physics_px
+
+        if samples.dim() != 5 or not torch.isfinite(samples).all():
+            raise ValueError(f"samples must be finite video (N, T, C, H, W), got {tuple(samples.shape)}")
+        real = self.real(data, len(samples)).clips() if real is None else real
+        metrics = {
+            "fvd_lite": fvd_lite(real, samples),
+            "count_consistency": count_consistency(samples, dict(self.objects)[data]),
+            "flicker": flicker(samples).mean().item(),
+        }
+        if data == "balls":
+            metrics["physics_px"] = physics_px(samples, dict(self.objects)["balls"])
+        if captions is not None:
+            metrics.update(caption_scores(samples, captions))
+        return metrics
+
+    def evaluate(self, generator: nn.Module, data: str, device: torch.device | str, *,
+                 conditional: bool = False, seed: int = 0, batch: int = 100, **sample_kw) -> Metrics:
+        """Sample clips from a ``VideoGenerator`` (with the real clips' captions if ``conditional``); score them.
+
+        Adds ``samples_per_s``: clips per second of wall time, sampling only.
+        """
+        device = torch.device(device)
+        real = self.real(data)
+        n = len(real)
+        captions = list(real.info["captions"]) if conditional else None
+        gen = torch.Generator().manual_seed(seed)
+        if isinstance(generator, nn.Module):
+            generator = generator.to(device).eval()
+        start = time.perf_counter()
+        with _rng_isolated(device):
+            chunks = [generator.sample(min(batch, n - i), self.frames, generator=gen,
+                                       cond=None if captions is None else captions[i:i + batch], **sample_kw)
+                      for i in range(0, n, batch)]
+        samples = torch.cat([c.float().cpu() for c in chunks])
+        seconds = time.perf_counter() - start
+        metrics = self.score(samples, data, captions=captions, real=real.clips())
+        metrics["samples_per_s"] = n / seconds
+        return metrics
+
+
+GENERATION = GenerationProtocol()
+
+
+# -- frame VAEs ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReconstructionProtocol:
+    """Frame VAEs on held-out frames: the negative ELBO (nats per frame) and the PSNR at z = μ."""
+
+    test_clips: Budget = Budget(full=200, quick=10)  # held-out clips (split "test", default seed) ...
+    frames_per_clip: int = 10  # ... of this many frames, all scored
+    task: str = "frame VAE"
+
+    def frames(self, data: str, split: str = "test") -> torch.Tensor:
+        """Held-out frames (N·T, 1, 32, 32) of the frame set ``data``: ``"digits-1"``, ``"balls"``, ``"one-ball"``."""
+        num_clips = self.test_clips.value if split == "test" else Budget(full=2000, quick=40).value
+        return frame_set(data, split, num_clips, self.frames_per_clip)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, data: str | torch.Tensor, device: torch.device | str, *,
+                 likelihood: str = "bernoulli", sigma: float = 1.0, seed: int = 0, batch: int = 1000) -> Metrics:
+        """``neg_elbo_nats``, ``recon_nats``, ``kl_nats`` (one sample of z per frame, seeded) and ``psnr_db``.
+
+        ``data`` is a frame set's name (its held-out frames, :meth:`frames`) or frames (N, C, H, W).
+        ``model(x)`` returns ``(logits, mu, logvar)``; ``model.decode(mu)`` the reconstruction in [0, 1].
+        """
+        from .losses import elbo_loss
+
+        frames = self.frames(data) if isinstance(data, str) else data
+        device = torch.device(device)
+        model = model.to(device).eval()
+        scores: dict[str, list[torch.Tensor]] = {"neg_elbo_nats": [], "recon_nats": [], "kl_nats": [], "psnr_db": []}
+        with _rng_isolated(device):
+            torch.manual_seed(seed)  # the one-sample ELBO estimate draws z
+            for x in frames.split(batch):
+                x = x.to(device)
+                logits, mu, logvar = model(x)
+                terms = elbo_loss(logits, x, mu, logvar, logits=True, likelihood=likelihood, sigma=sigma,
+                                  reduction="none")
+                scores["neg_elbo_nats"].append(terms.loss)
+                scores["recon_nats"].append(terms.recon)
+                scores["kl_nats"].append(terms.kl)
+                scores["psnr_db"].append(psnr(model.decode(mu).reshape(x.shape), x))
+        return {k: torch.cat(v).mean().item() for k, v in scores.items()}
+
+    def mean_frame(self, data: str | torch.Tensor, test_frames: torch.Tensor | None = None) -> Metrics:
+        """The baseline whose decoder ignores z: every pixel a Bernoulli with the training mean (KL = 0).
+
+        ``mean_frame("balls")`` scores the frame set's held-out frames with its training frames' mean;
+        ``mean_frame(train_frames, test_frames)`` any two tensors (N, C, H, W).
+        """
+        from .losses import reconstruction_nll
+
+        if isinstance(data, str):
+            train_frames, test_frames = self.frames(data, "train"), self.frames(data)
+        else:
+            train_frames = data
+        p = train_frames.mean(dim=0, keepdim=True).clamp(1e-6, 1 - 1e-6).expand_as(test_frames)  # Bernoulli means
+        nll = reconstruction_nll(p, test_frames)  # (N,) nats
+        return {"neg_elbo_nats": nll.mean().item(), "recon_nats": nll.mean().item(), "kl_nats": 0.0,
+                "psnr_db": psnr(p, test_frames).mean().item()}
+
+
+RECONSTRUCTION = ReconstructionProtocol()
+
+__all__ = ["GENERATION", "PREDICTION", "RECONSTRUCTION", "GenerationProtocol", "Metrics", "PredictionProtocol",
+           "RealClips", "ReconstructionProtocol"]
