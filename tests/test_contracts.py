@@ -75,8 +75,8 @@ def test_model_outputs_have_the_contract_shapes_and_ranges(name, trained):
         x = torch.rand(5, 1, 32, 32)
         logits, mu, logvar = model(x)
         assert logits.shape == x.shape and mu.shape == logvar.shape == (5, model.latent_dim)
-        frames = model.decode(mu)
-        assert frames.reshape(x.shape).shape == x.shape and frames.min() >= 0 and frames.max() <= 1
+        frames = model.decode(mu)  # (5, 1, 32, 32), or (5, 1024) for the MLP: reshape fails on a wrong size
+        assert frames.reshape(x.shape).min() >= 0 and frames.max() <= 1
         torch.testing.assert_close(frames, torch.sigmoid(model.decode_logits(mu)))  # decode = sigmoid ∘ logits
 
 
@@ -134,11 +134,13 @@ def test_generators_honour_the_generator_argument(generator):
 
 def test_registered_generators_sample_reproducibly(trained):
     """Every recipe whose model is a VideoGenerator: same generator seed, same clips, in [0, 1], no graph."""
-    for name, model in trained.items():
-        if isinstance(model, VideoGenerator):
-            a = model.sample(2, generator=torch.Generator().manual_seed(0))
-            b = model.sample(2, generator=torch.Generator().manual_seed(0))
-            assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 1 and not a.requires_grad, name
+    generators = {name: model for name, model in trained.items() if isinstance(model, VideoGenerator)}
+    if not generators:
+        pytest.skip("no recipe is a VideoGenerator yet (the generative chapters add them)")
+    for name, model in generators.items():
+        a = model.sample(2, generator=torch.Generator().manual_seed(0))
+        b = model.sample(2, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 1 and not a.requires_grad, name
 
 
 def test_shapes_generator_follows_captions():
@@ -146,5 +148,12 @@ def test_shapes_generator_follows_captions():
             "a green cross moves up; a yellow triangle moves right"]
     clips = RealClips("shapes").sample(2, 6, cond=caps, generator=torch.Generator().manual_seed(0))
     assert clips.shape == (2, 6, 3, 32, 32)
+
+    def has(clip, rgb):  # some pixel of the clip has (almost) exactly this colour
+        return ((clip - torch.tensor(rgb)[:, None, None]).abs().amax(1) < 0.05).any()
+
+    assert has(clips[0], (1.0, 0.0, 0.0)) and has(clips[0], (0.0, 0.0, 1.0))  # red and blue ...
+    assert not has(clips[0], (0.0, 1.0, 0.0)) and not has(clips[0], (1.0, 1.0, 0.0))  # ... and no green, no yellow
+    assert has(clips[1], (0.0, 1.0, 0.0)) and has(clips[1], (1.0, 1.0, 0.0)) and not has(clips[1], (1.0, 0.0, 0.0))
     with pytest.raises(ValueError, match="captions"):
         RealClips("shapes").sample(3, 6, cond=caps)

@@ -28,8 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .checkpoints import cached_train
 from .data import COLORS, DIRECTIONS, SHAPES, make_dataset, parse_caption
-from .fvd import seeded
-from .runtime import budget, get_device
+from .runtime import budget, get_device, seeded
 from .train import fit
 
 _COLORS, _SHAPES, _DIRECTIONS = tuple(COLORS), tuple(SHAPES), tuple(DIRECTIONS)

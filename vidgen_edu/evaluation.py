@@ -21,6 +21,7 @@ and cached on first use, seeded on their own. Chapter 06 explains the metrics.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -29,15 +30,9 @@ from torch import nn
 from .data import VideoDataset, frame_set, make_dataset
 from .data.base import single_threaded
 from .metrics import per_horizon, psnr, ssim
-from .runtime import Budget
+from .runtime import Budget, seeded
 
 Metrics = dict[str, float]
-
-
-def _rng_isolated(device: torch.device):
-    """A block whose random draws do not change the global RNG state (CPU, and this CUDA device)."""
-    devices = [device] if device.type == "cuda" else []
-    return torch.random.fork_rng(devices=devices)
 
 
 # -- context → future --------------------------------------------------------------------------
@@ -65,14 +60,9 @@ class PredictionProtocol:
         device = torch.device(device)
         model = model.to(device).eval()
 
-        def run() -> torch.Tensor:
+        with single_threaded() if cpu_threads == 1 else nullcontext():
             return torch.cat([model.rollout(c[:, :self.context].to(device), self.horizon).cpu()
                               for c in clips.split(batch)])
-
-        if cpu_threads == 1:
-            with single_threaded():
-                return run()
-        return run()
 
     def score(self, truth: torch.Tensor, pred: torch.Tensor, *, fvd: bool = True) -> Metrics:
         """Quality of predicted futures against the true ones, both (B, horizon, C, H, W) in [0, 1].
@@ -210,7 +200,7 @@ class GenerationProtocol:
         if isinstance(generator, nn.Module):
             generator = generator.to(device).eval()
         start = time.perf_counter()
-        with _rng_isolated(device):
+        with seeded(None, device):
             chunks = [generator.sample(min(batch, n - i), self.frames, generator=gen,
                                        cond=None if captions is None else captions[i:i + batch], **sample_kw)
                       for i in range(0, n, batch)]
@@ -252,7 +242,7 @@ class ReconstructionProtocol:
         device = torch.device(device)
         model = model.to(device).eval()
         scores: dict[str, list[torch.Tensor]] = {"neg_elbo_nats": [], "recon_nats": [], "kl_nats": [], "psnr_db": []}
-        with _rng_isolated(device):
+        with seeded(None, device):
             torch.manual_seed(seed)  # the one-sample ELBO estimate draws z
             for x in frames.split(batch):
                 x = x.to(device)

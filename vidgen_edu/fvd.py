@@ -26,8 +26,6 @@ and were trained on ``T = 10``, the length of the predicted futures.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -37,7 +35,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from .checkpoints import cached_train
 from .data import COLORS, DIRECTIONS, SHAPES, make_dataset
 from .metrics import frechet_distance, gaussian_stats
-from .runtime import budget, get_device
+from .runtime import budget, get_device, seeded
 from .train import fit
 
 #: the (grey-scale) data sets the grey feature net knows; its label head has one logit each
@@ -48,18 +46,6 @@ RGB_LABELS = (*COLORS, *SHAPES, *DIRECTIONS)
 KINDS = {"grey": 1, "rgb": 3}
 #: clip length the feature nets are trained on
 CLIP_FRAMES = 10
-
-
-@contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Run the block with the CPU random generator seeded ``seed``; restore the caller's state after it.
-
-    ``torch.manual_seed`` would also reseed CUDA generators that ``fork_rng(devices=[])`` does
-    not restore, so only the CPU generator (which initializes weights and shuffles) is seeded.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        yield
 
 
 class VideoFeatureNet(nn.Module):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -88,6 +90,24 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def seeded(seed: int | None, device: torch.device | str | None = None) -> Iterator[None]:
+    """Run the block with random numbers of its own; the caller's random state is restored after it.
+
+    With ``seed``, the CPU generator (initial weights, shuffling) is seeded inside the block.
+    The CPU state is always restored, and so is a CUDA ``device``'s. (``torch.manual_seed``
+    would also reseed CUDA generators that a CPU-only fork does not restore.) The metric nets
+    of chapter 06 and the evaluation protocols use it, so evaluating a model never changes the
+    numbers a reader's next cell draws.
+    """
+    device = torch.device(device) if device is not None else None
+    devices = [device] if device is not None and device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.default_generator.manual_seed(seed)
+        yield
 
 
 def cache_dir() -> Path:

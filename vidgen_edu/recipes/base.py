@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,10 +76,7 @@ class Recipe:
         device = torch.device(device) if device is not None else get_device()
         model = self.initial()
         start = time.perf_counter()
-        if self.cpu_threads == 1:
-            with single_threaded():
-                history = self.fit(model, device)
-        else:
+        with single_threaded() if self.cpu_threads == 1 else nullcontext():
             history = self.fit(model, device)
         info = {"history": [float(v) for v in history], "train_s": time.perf_counter() - start,
                 "device": str(device)}
