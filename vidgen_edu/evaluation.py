@@ -20,6 +20,7 @@ and cached on first use, seeded on their own. Chapter 06 explains the metrics.
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from torch import nn
 
 from .data import VideoDataset, frame_set, make_dataset
 from .data.base import single_threaded
+from .futures import future_distance
 from .metrics import per_horizon, psnr, ssim
 from .runtime import Budget, seeded
 
@@ -112,6 +114,164 @@ class PredictionProtocol:
 
 
 PREDICTION = PredictionProtocol()
+
+
+
+# -- context → many futures ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StochasticPredictionProtocol(PredictionProtocol):
+    """Context → many futures (chapter 07): ``samples`` futures per context against ``true_futures`` from the simulator.
+
+    Only for a stochastic simulator with ``future_clips`` (``"balls-stochastic"``): from the true
+    state at the last context frame it draws ``true_futures`` futures, the true conditional
+    distribution. A model's futures are compared with the clip's own future (PSNR, SSIM, best-of-N)
+    and with the set of true futures (coverage, precision, see :mod:`vidgen_edu.futures`).
+    """
+
+    test_clips: Budget = Budget(full=200, quick=8)  # held-out clips (split "test", seed 0)
+    samples: int = 20  # futures drawn per context: the N of best-of-N
+    true_futures: int = 20  # futures drawn from the simulator per context: K
+    sigma: float = 2.0  # blur (pixels) of the future distance d
+    match_px: float = 2.0  # τ = the distance of the truth from itself with every ball moved this far (pixels)
+    diversity_samples: int = 5  # diversity (mean pairwise 1 − SSIM) over the first 5 samples: 10 pairs
+
+    @property
+    def task(self) -> str:
+        return f"stochastic prediction {self.context}→{self.horizon}"
+
+    def futures(self, dataset: VideoDataset, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """K true futures of every clip from its state at the last context frame: (n, K, horizon, C, H, W), hits.
+
+        ``hits`` (n, K, horizon) marks frames at which some ball has hit a wall since the context.
+        """
+        if not hasattr(dataset.source, "future_clips"):
+            raise ValueError(f"{dataset.name!r} has no true futures; use a stochastic source such as "
+                             f"'balls-stochastic'")
+        states = dataset.info["states"][:, self.context - 1]  # (n, balls, 4)
+        clips, hits = dataset.source.future_clips(states, self.true_futures, self.horizon, seed=seed)
+        return clips, hits.any(-1).cumsum(-1) > 0
+
+    def threshold(self, dataset: VideoDataset, seed: int = 0) -> float:
+        """τ: the mean distance d between each clip's future and the same future with every ball moved ``match_px``.
+
+        A sample within τ of a true future is, on average, no farther from it than a copy of that
+        future whose balls are all ``match_px`` pixels off (in random directions, drawn with ``seed``).
+        """
+        future = slice(self.context, self.context + self.horizon)
+        states = torch.as_tensor(dataset.info["states"])[:, future]  # (n, horizon, balls, 4)
+        g = torch.Generator().manual_seed(seed)
+        angle = 2 * math.pi * torch.rand(states.shape[0], 1, states.shape[2], generator=g)  # one direction per ball
+        # p' = p + match_px (cos a, sin a)
+        moved = states[..., :2] + self.match_px * torch.stack([angle.cos(), angle.sin()], dim=-1)
+        truth = dataset.source.render(states)[:, None]  # (n, 1, K, 1, H, W)
+        return future_distance(dataset.source.render(moved)[:, None], truth, sigma=self.sigma).mean().item()
+
+    def bounced(self, dataset: VideoDataset) -> torch.Tensor:
+        """(n, horizon) bool: the clip's own future frames at or after its first wall hit since the context."""
+        future = slice(self.context, self.context + self.horizon)
+        hits = torch.as_tensor(dataset.info["wall_hits"])[:, future]  # (n, horizon, balls)
+        return hits.any(-1).cumsum(-1) > 0
+
+    @torch.no_grad()
+    def sample(self, model: nn.Module, clips: torch.Tensor, device: torch.device | str, *, seed: int = 0,
+               batch: int = 50) -> torch.Tensor:
+        """``samples`` futures of every context: (n, samples, horizon, C, H, W) in [0, 1], on the CPU."""
+        device = torch.device(device)
+        model = model.to(device).eval()
+        gen = torch.Generator().manual_seed(seed)
+        with seeded(None, device):
+            return torch.cat([model.sample(c[:, :self.context].to(device), self.horizon, self.samples,
+                                           generator=gen).cpu() for c in clips.split(batch)])
+
+    def curves(self, truth: torch.Tensor, samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-frame PSNR curves (horizon,): one sample, the mean over samples, and each clip's best sample."""
+        from .futures import best_of_n_frames
+
+        one = per_horizon(psnr, truth, samples[:, 0])
+        mean = torch.stack([per_horizon(psnr, truth, samples[:, i]) for i in range(samples.shape[1])]).mean(0)
+        return {"one sample": one, "mean over samples": mean,
+                f"best of {samples.shape[1]}": best_of_n_frames(truth, samples).mean(0)}
+
+    def score_samples(self, truth: torch.Tensor, samples: torch.Tensor, futures: torch.Tensor,
+                      bounced: torch.Tensor, threshold: float) -> Metrics:
+        """Every metric for samples (n, N, horizon, C, H, W) of clips whose futures are ``truth`` (n, horizon, ...).
+
+        ``futures`` are the K true futures (n, K, horizon, ...); ``bounced`` (n, horizon) marks the
+        truth's frames after its first wall hit; ``threshold`` is τ (:meth:`threshold`). Keys:
+        ``psnr_db``, ``ssim``, ``psnr_after_bounce_db`` (sample 0, a random draw); ``best_of_N_psnr_db``
+        (the best sample by mean PSNR over the horizon), ``best_of_N_psnr_after_bounce_db`` (the best
+        sample by mean PSNR over the frames at and after the clip's first bounce, over the clips that
+        bounce), ``best_of_N_ssim``; ``diversity`` (mean pairwise 1 − SSIM of the first ``diversity_samples``),
+        ``coverage``, ``precision``.
+        """
+        from .futures import best_of_n_frames, best_of_n_on, coverage, precision
+        from .metrics import diversity
+
+        N = samples.shape[1]
+        best = best_of_n_frames(truth, samples)  # (n, horizon)
+        best_ssim = best_of_n_frames(truth, samples, ssim)
+        d = future_distance(samples, futures, sigma=self.sigma)  # (n, N, K)
+        return {
+            "psnr_db": psnr(truth, samples[:, 0]).mean().item(),
+            "ssim": ssim(truth, samples[:, 0]).mean().item(),
+            # clips with a bounce in the horizon: mean PSNR over their frames at and after it
+            "psnr_after_bounce_db": best_of_n_on(truth, samples[:, :1], bounced).mean().item(),
+            f"best_of_{N}_psnr_db": best.mean().item(),
+            f"best_of_{N}_psnr_after_bounce_db": best_of_n_on(truth, samples, bounced).mean().item(),
+            f"best_of_{N}_ssim": best_ssim.mean().item(),
+            "diversity": diversity(samples[:, :self.diversity_samples].transpose(0, 1)).mean().item()
+            if N > 1 else 0.0,
+            "coverage": coverage(d, threshold).mean().item(),
+            "precision": precision(d, threshold).mean().item(),
+        }
+
+    @torch.no_grad()
+    def kl_per_frame(self, model: nn.Module, clips: torch.Tensor, device: torch.device | str,
+                     batch: int = 100) -> float:
+        """Mean KL(q ‖ p) in nats per predicted frame on clips (n, T, C, H, W): the information z carries."""
+        from .losses import kl_normal
+
+        if not getattr(model, "latent_dim", 0):
+            return 0.0
+        device = torch.device(device)
+        model = model.to(device).eval()
+        total, count = 0.0, 0
+        with seeded(0, device):
+            for c in clips.split(batch):
+                tr = model.trace(c.to(device))
+                kl = kl_normal(tr.mu_q.flatten(0, 1), tr.logvar_q.flatten(0, 1),
+                               tr.mu_p.flatten(0, 1), tr.logvar_p.flatten(0, 1))
+                total, count = total + kl.sum().item(), count + kl.numel()
+        return total / count
+
+    def evaluate(self, model: nn.Module, data: str, device: torch.device | str, *,
+                 cpu_threads: int | None = None) -> Metrics:
+        """A stochastic predictor (``sample(context, horizon, num_samples, generator=)``) on the held-out clips."""
+        dataset = self.clips(data)
+        clips = dataset.clips()
+        futures, _ = self.futures(dataset)
+        with single_threaded() if cpu_threads == 1 else nullcontext():
+            start = time.perf_counter()
+            samples = self.sample(model, clips, device)
+            seconds = time.perf_counter() - start
+            metrics = self.score_samples(clips[:, self.context:], samples, futures, self.bounced(dataset),
+                                         self.threshold(dataset))
+            metrics["kl_per_frame"] = self.kl_per_frame(model, clips, device)
+        metrics["futures_per_s"] = samples.shape[0] * samples.shape[1] / seconds
+        return metrics
+
+    def oracle(self, data: str) -> Metrics:
+        """The ceiling: the simulator's own futures (another seed) scored as if they were samples."""
+        dataset = self.clips(data)
+        clips = dataset.clips()
+        futures, _ = self.futures(dataset)
+        samples, _ = self.futures(dataset, seed=2)
+        samples = samples[:, :self.samples]
+        return self.score_samples(clips[:, self.context:], samples, futures, self.bounced(dataset),
+                                  self.threshold(dataset))
+
+
+STOCHASTIC_PREDICTION = StochasticPredictionProtocol()
 
 
 # -- samples -------------------------------------------------------------------------------------
@@ -275,5 +435,5 @@ class ReconstructionProtocol:
 
 RECONSTRUCTION = ReconstructionProtocol()
 
-__all__ = ["GENERATION", "PREDICTION", "RECONSTRUCTION", "GenerationProtocol", "Metrics", "PredictionProtocol",
-           "RealClips", "ReconstructionProtocol"]
+__all__ = ["GENERATION", "PREDICTION", "RECONSTRUCTION", "STOCHASTIC_PREDICTION", "GenerationProtocol", "Metrics",
+           "PredictionProtocol", "RealClips", "ReconstructionProtocol", "StochasticPredictionProtocol"]

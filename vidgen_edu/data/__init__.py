@@ -4,6 +4,9 @@ Every clip is ``(T, C, H, W)`` float32 in [0, 1], deterministic given its seed.
 
 * :class:`BouncingBalls` — elastic discs in a box (Sutskever et al., 2009), with
   ground-truth states; :func:`collide` is the elastic collision it uses.
+* :class:`StochasticBalls` — bouncing balls whose walls throw a ball back in a
+  random direction at a random speed, with :meth:`~StochasticBalls.futures`,
+  the true distribution of the future (chapter 07).
 * :class:`MovingDigits` — Moving-MNIST-style clips of scikit-learn's 8x8
   digits (:func:`digits_8x8`), disjoint writings per split.
 * :class:`MovingShapes` — coloured shapes in straight-line motion, RGB, with a
@@ -11,7 +14,7 @@ Every clip is ``(T, C, H, W)`` float32 in [0, 1], deterministic given its seed.
 * :class:`VideoDataset` / :func:`make_dataset` — fixed, disjoint train / val /
   test splits generated up front; :func:`frames_dataset` for single frames.
 
-Chapter 02 builds these sources step by step.
+Chapter 02 builds these sources step by step (chapter 07 the stochastic balls).
 """
 
 from .balls import BouncingBalls, collide, render_balls, simulate_balls
@@ -30,6 +33,7 @@ from .datasets import (
 )
 from .digits import DIGIT_SPLITS, MovingDigits, digits_8x8
 from .shapes import COLORS, DIRECTIONS, SHAPES, MovingShapes, caption, parse_caption
+from .stochastic_balls import StochasticBalls
 
 __all__ = [
     "COLORS",
@@ -44,6 +48,7 @@ __all__ = [
     "FramesDataset",
     "MovingDigits",
     "MovingShapes",
+    "StochasticBalls",
     "VideoDataset",
     "VideoSource",
     "caption",

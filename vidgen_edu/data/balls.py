@@ -28,7 +28,7 @@ momentum.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,8 +114,14 @@ def _as_masses(mass: str | Sequence[float], radii: np.ndarray) -> np.ndarray:
     return masses
 
 
-def _wall_bounce(p: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Reflect balls that crossed a wall (in place): x -> 2 lo - x with v_x -> |v_x|, and the mirror image at hi."""
+def _wall_bounce(p: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Reflect balls that crossed a wall (in place): x -> 2 lo - x with v_x -> |v_x|, and the mirror image at hi.
+
+    Returns the inward normal of the wall each ball hit, ``(n, N, 2)`` with
+    entries in {-1, 0, +1}: ``+1`` on an axis where the ball crossed ``lo``,
+    ``-1`` where it crossed ``hi``, ``0`` where it hit nothing (both axes
+    nonzero: a corner).
+    """
     below = p < lo  # (n, N, 2)
     np.copyto(p, 2 * lo - p, where=below)
     np.copyto(v, np.abs(v), where=below)
@@ -124,6 +130,7 @@ def _wall_bounce(p: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -
     np.copyto(v, -np.abs(v), where=above)
     # a ball faster than the frame is wide could overshoot twice; keep it inside regardless
     np.clip(p, lo, hi, out=p)
+    return np.where(above, -1, below.astype(np.int8))  # (n, N, 2)
 
 
 def _pair_bounce(p: np.ndarray, v: np.ndarray, i: int, j: int, r: np.ndarray, m: np.ndarray) -> None:
@@ -160,6 +167,7 @@ def simulate_balls(
     radii: Sequence[float] | np.ndarray,
     masses: Sequence[float] | np.ndarray | None = None,
     substeps: int = 8,
+    wall: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
 ) -> torch.Tensor:
     """Integrate bouncing balls for ``T`` frames; returns states ``(..., T, N, 4)`` = ``(x, y, vx, vy)``.
 
@@ -168,6 +176,15 @@ def simulate_balls(
     the initial state; between frames, ``substeps`` Euler steps of
     ``dt = 1 / substeps`` move the balls, bounce them off the walls and
     resolve ball-ball contacts in pair order (see the module docstring).
+
+    ``wall`` (optional) is called as ``wall(t, v, normal)`` in every sub-step
+    between frames ``t - 1`` and ``t``, right after the elastic wall reflection
+    and before the ball-ball contacts: ``v (n, N, 2)`` are the float64
+    velocities (``n = 1`` for unbatched input), which the hook may overwrite
+    in place, and ``normal (n, N, 2)`` is the inward normal of the wall each
+    ball just hit (see :func:`_wall_bounce`; all zero for a ball that hit
+    nothing). Chapter 07's :class:`StochasticBalls` uses it to give a ball a
+    random new velocity at every wall hit; ``None`` keeps the elastic walls.
     """
     T = check_int(T, "T")
     substeps = check_int(substeps, "substeps")
@@ -201,7 +218,9 @@ def simulate_balls(
             for _ in range(substeps):
                 # x <- x + dt v   (explicit Euler; exact between collisions since v is constant)
                 p += dt * v
-                _wall_bounce(p, v, lo, hi)
+                normal = _wall_bounce(p, v, lo, hi)  # (n, N, 2)
+                if wall is not None:
+                    wall(t, v, normal)
                 for i, j in pairs:
                     _pair_bounce(p, v, i, j, r, m)
                 np.clip(p, lo, hi, out=p)
@@ -382,11 +401,16 @@ class BouncingBalls(VideoSource):
         """``n`` clips ``(n, T, 1, H, W)`` and ``{"states": (n, T, N, 4)}``; vectorized over clips."""
         p0, v0 = self.initial_conditions(n, seed)
         states = self.simulate(p0, v0, T)  # (n, T, N, 4)
+        return self._render_clips(states, dtype), {"states": states}
+
+    def _render_clips(self, states: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Clips ``(n, T, 1, H, W)`` stored as ``dtype`` from states ``(n, T, N, 4)``, rendered a few clips at a time."""
+        n, T = states.shape[:2]
         video = torch.empty((n, T, 1, self.size, self.size), dtype=dtype)
         step = max(1, _RENDER_FRAMES // T)
         for start in range(0, n, step):
             store(video[start : start + step], self.render(states[start : start + step]))
-        return video, {"states": states}
+        return video
 
     def sample(self, T: int = 20, seed: Seed = 0, return_states: bool = False) -> Any:
         """One clip ``(T, 1, H, W)``; with ``return_states`` also its states ``(T, N, 4)``."""

@@ -27,9 +27,15 @@ from .balls import BouncingBalls
 from .base import VideoSource, check_choice, check_int, check_storage_dtype
 from .digits import MovingDigits
 from .shapes import MovingShapes
+from .stochastic_balls import StochasticBalls
 
 #: The sources ``make_source`` / ``make_dataset`` know by name.
-SOURCES: dict[str, type[VideoSource]] = {"balls": BouncingBalls, "digits": MovingDigits, "shapes": MovingShapes}
+SOURCES: dict[str, type[VideoSource]] = {
+    "balls": BouncingBalls,
+    "digits": MovingDigits,
+    "shapes": MovingShapes,
+    "balls-stochastic": StochasticBalls,
+}
 
 #: Split names, in the order of their random streams.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -39,7 +45,7 @@ SPLIT_SIZES: dict[str, int] = {"train": 8000, "val": 1000, "test": 1000}
 
 
 def make_source(name: str, **kwargs: Any) -> VideoSource:
-    """The source called ``name`` (``"balls"``, ``"digits"``, ``"shapes"``) built with ``kwargs``."""
+    """The source called ``name`` (``"balls"``, ``"digits"``, ``"shapes"``, ``"balls-stochastic"``) built with ``kwargs``."""
     if name not in SOURCES:
         raise ValueError(f"unknown data source {name!r}; valid names: {', '.join(map(repr, SOURCES))}")
     return SOURCES[name](**kwargs)
@@ -56,7 +62,7 @@ class VideoDataset(Dataset):
     """All clips of one split, generated up front; ``ds[i]`` is clip ``i``, ``(T, C, H, W)`` float32 in [0, 1].
 
     Args:
-        source: a name (``"balls"``, ``"digits"``, ``"shapes"``) or a source object.
+        source: a name (``"balls"``, ``"digits"``, ``"shapes"``, ``"balls-stochastic"``) or a source object.
         split: ``"train"``, ``"val"`` or ``"test"``.
         num_clips: number of clips (default :data:`SPLIT_SIZES` of the split).
         T: frames per clip.
@@ -64,8 +70,9 @@ class VideoDataset(Dataset):
         dtype: storage type, ``torch.uint8`` (default) or a float type.
 
     The per-clip ground truth of the source is available as attributes with a
-    first axis of length ``num_clips``: ``ds.states`` (balls), ``ds.labels``
-    (digits), ``ds.captions`` (shapes), and the others listed in ``ds.info``.
+    first axis of length ``num_clips``: ``ds.states`` (balls), ``ds.wall_hits``
+    (balls-stochastic), ``ds.labels`` (digits), ``ds.captions`` (shapes), and the
+    others listed in ``ds.info``.
     ``ds.data`` is the stored tensor ``(N, T, C, H, W)``; ``ds.clips(idx)``
     returns float32 clips.
     """
