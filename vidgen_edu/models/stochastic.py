@@ -222,9 +222,8 @@ class StochasticPredictor(nn.Module):
             raise ValueError(f"horizon and num_samples must be >= 1, got {horizon} and {num_samples}")
         B = context.shape[0]
         if not self.latent_dim and num_samples > 1:  # z off: every "sample" is the same future
-            one = self.sample(context, horizon, 1, generator=generator, return_prior=return_prior)
-            return one.expand(-1, num_samples, -1, -1, -1, -1) if not return_prior else \
-                (one[0].expand(-1, num_samples, -1, -1, -1, -1), None)
+            out = self.sample(context, horizon, 1).expand(-1, num_samples, -1, -1, -1, -1)
+            return (out, None) if return_prior else out
         # every sample reads the context on its own (its own posterior draws): (B·S, Tc, C, S, S)
         ctx = context.repeat_interleave(num_samples, dim=0)
         d = self._condition(ctx, generator)

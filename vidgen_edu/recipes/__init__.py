@@ -86,4 +86,4 @@ def show(name_or_recipe: str | Recipe) -> Any:
 from . import convgru_predictor, frame_vae, stochastic_predictor, video_transformer  # noqa: E402
 
 __all__ = ["Recipe", "get", "info", "load", "names", "register", "show", "source",
-           "convgru_predictor", "frame_vae", "video_transformer"]
+           "convgru_predictor", "frame_vae", "stochastic_predictor", "video_transformer"]
