@@ -76,10 +76,20 @@ def test_channels_must_be_one_or_three():
         vc.save_gif(np.random.rand(4, 8, 8, 3), "unused.gif")
 
 
-def test_values_are_clipped_and_nan_is_zero():
-    clip = torch.tensor([-1.0, 0.5, 2.0, float("nan")]).view(1, 1, 2, 2)  # (T=1, C=1, H=2, W=2)
+def test_values_are_clipped():
+    clip = torch.tensor([-1.0, 0.5, 2.0, 0.0]).view(1, 1, 2, 2)  # (T=1, C=1, H=2, W=2)
     u8 = vc.to_uint8_video(clip)  # (1, 1, 2, 2, 1)
     assert u8[0, 0, :, :, 0].tolist() == [[0, 128], [255, 0]]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_values_raise_instead_of_drawing_black(bad, tmp_path):
+    clip = torch.zeros(3, 1, 4, 4)
+    clip[1, 0, 2, 2] = bad
+    with pytest.raises(ValueError, match="clip 0 frame 1"):
+        vc.animate(clip)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        vc.save_gif(clip, tmp_path / "x.gif")
 
 
 def test_uint8_input_is_scaled_and_numpy_matches_torch():

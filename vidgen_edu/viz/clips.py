@@ -72,9 +72,10 @@ def as_video(video: Any, name: str = "video") -> tuple[np.ndarray, bool]:
     """Validate ``video`` and return ``(batch, was_batch)`` with ``batch`` float32 ``(B, T, C, H, W)``.
 
     Accepts a clip ``(T, C, H, W)`` or a batch ``(B, T, C, H, W)`` as a torch
-    tensor or numpy array. Values are clipped to ``[0, 1]`` (NaN becomes 0);
-    ``uint8`` arrays are divided by 255. Raises ``ValueError`` naming the
-    expected layout when the shape is wrong.
+    tensor or numpy array. Values are clipped to ``[0, 1]``; ``uint8`` arrays
+    are divided by 255. Raises ``ValueError`` naming the expected layout when
+    the shape is wrong, and when a value is NaN or infinite: a diverged model
+    must not be drawn as an empty (black) scene.
     """
     arr = _to_numpy(video)
     if arr.ndim == 4:
@@ -94,7 +95,13 @@ def as_video(video: Any, name: str = "video") -> tuple[np.ndarray, bool]:
         )
     if min(B, T, H, W) == 0:
         raise ValueError(f"{name} must have shape {VIDEO_LAYOUT} with no empty axis, got {tuple(arr.shape)}")
-    batch = np.clip(np.nan_to_num(batch, nan=0.0), 0.0, 1.0)
+    finite = np.isfinite(batch)
+    if not finite.all():
+        bad = np.argwhere(~finite.reshape(B, T, -1).all(-1))  # (k, 2): clip, frame
+        where = ", ".join(f"clip {b} frame {t}" for b, t in bad[:3]) + (" ..." if len(bad) > 3 else "")
+        raise ValueError(f"{name} has {int((~finite).sum())} NaN or infinite values ({where}); "
+                         f"did the model diverge? Check the loss, or clean the values before drawing")
+    batch = np.clip(batch, 0.0, 1.0)
     return batch, was_batch
 
 
