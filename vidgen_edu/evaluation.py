@@ -30,7 +30,7 @@ from torch import nn
 
 from .data import VideoDataset, frame_set, make_dataset
 from .data.base import single_threaded
-from .futures import future_distance
+from .futures import best_of_n_frames, best_of_n_on, coverage, future_distance, precision
 from .metrics import per_horizon, psnr, ssim
 from .runtime import Budget, seeded
 
@@ -185,8 +185,6 @@ class StochasticPredictionProtocol(PredictionProtocol):
 
     def curves(self, truth: torch.Tensor, samples: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-frame PSNR curves (horizon,): one sample, the mean over samples, and each clip's best sample."""
-        from .futures import best_of_n_frames
-
         one = per_horizon(psnr, truth, samples[:, 0])
         mean = torch.stack([per_horizon(psnr, truth, samples[:, i]) for i in range(samples.shape[1])]).mean(0)
         return {"one sample": one, "mean over samples": mean,
@@ -204,7 +202,6 @@ class StochasticPredictionProtocol(PredictionProtocol):
         bounce), ``best_of_N_ssim``; ``diversity`` (mean pairwise 1 − SSIM of the first ``diversity_samples``),
         ``coverage``, ``precision``.
         """
-        from .futures import best_of_n_frames, best_of_n_on, coverage, precision
         from .metrics import diversity
 
         N = samples.shape[1]
@@ -260,13 +257,16 @@ class StochasticPredictionProtocol(PredictionProtocol):
         metrics["futures_per_s"] = samples.shape[0] * samples.shape[1] / seconds
         return metrics
 
+    def oracle_samples(self, dataset: VideoDataset) -> torch.Tensor:
+        """The ceiling as a sampler: ``samples`` futures of every clip drawn by the simulator (another seed)."""
+        return self.futures(dataset, seed=2)[0][:, :self.samples]
+
     def oracle(self, data: str) -> Metrics:
-        """The ceiling: the simulator's own futures (another seed) scored as if they were samples."""
+        """The ceiling: the simulator's own futures (:meth:`oracle_samples`) scored as if they were samples."""
         dataset = self.clips(data)
         clips = dataset.clips()
         futures, _ = self.futures(dataset)
-        samples, _ = self.futures(dataset, seed=2)
-        samples = samples[:, :self.samples]
+        samples = self.oracle_samples(dataset)
         return self.score_samples(clips[:, self.context:], samples, futures, self.bounced(dataset),
                                   self.threshold(dataset))
 

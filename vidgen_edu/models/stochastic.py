@@ -211,39 +211,31 @@ class StochasticPredictor(nn.Module):
 
     @torch.no_grad()
     def sample(self, context: torch.Tensor, horizon: int, num_samples: int = 1, *,
-               generator: torch.Generator | None = None, return_prior: bool = False):
+               generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``num_samples`` futures of each context (B, Tc, C, S, S) → (B, num_samples, horizon, C, S, S) in [0, 1].
 
-        Every future frame draws ``z_t`` from the learned prior and feeds its prediction (probabilities)
-        back. With ``return_prior`` also the prior log-variances (B, num_samples, horizon, Z, g, g).
+        Every future frame draws ``z_t`` from the learned prior and feeds its prediction (probabilities) back.
         """
         check_video(context, self.channels, self.size, "StochasticPredictor.sample")
         if horizon < 1 or num_samples < 1:
             raise ValueError(f"horizon and num_samples must be >= 1, got {horizon} and {num_samples}")
         B = context.shape[0]
         if not self.latent_dim and num_samples > 1:  # z off: every "sample" is the same future
-            out = self.sample(context, horizon, 1).expand(-1, num_samples, -1, -1, -1, -1)
-            return (out, None) if return_prior else out
+            return self.sample(context, horizon, 1).expand(-1, num_samples, -1, -1, -1, -1)
         # every sample reads the context on its own (its own posterior draws): (B·S, Tc, C, S, S)
         ctx = context.repeat_interleave(num_samples, dim=0)
         d = self._condition(ctx, generator)
         prev = ctx[:, -1]
-        frames, logvars = [], []
+        frames = []
         for _ in range(horizon):
             z = None
             if self.latent_dim:
-                mu_p, logvar_p = self._gaussian(self.prior_net(d))
-                z = self._draw(mu_p, logvar_p, generator)  # z_t ~ p(z_t | x_{<t})
-                logvars.append(logvar_p)
+                z = self._draw(*self._gaussian(self.prior_net(d)), generator)  # z_t ~ p(z_t | x_{<t})
             frame = torch.sigmoid(self._decode(d, z, prev))  # (B·S, C, S, S)
             frames.append(frame)
             d = self._step(self.encoder(frame), z, d)
             prev = frame
-        out = torch.stack(frames, dim=1).unflatten(0, (B, num_samples))
-        if not return_prior:
-            return out
-        lv = torch.stack(logvars, dim=1).unflatten(0, (B, num_samples)) if logvars else None
-        return out, lv
+        return torch.stack(frames, dim=1).unflatten(0, (B, num_samples))
 
     @torch.no_grad()
     def rollout(self, context: torch.Tensor, horizon: int, *, seed: int = 0) -> torch.Tensor:
