@@ -17,7 +17,7 @@ help:
 	@echo "make book    - execute every chapter in full mode and build the website into _build/html"
 	@echo "make test    - unit tests + nbval (quick mode) + site build with warnings as errors + browser tests"
 	@echo "make browser - the quick-mode site and a notebook in JupyterLab, tested in headless Chromium"
-	@echo "make bench   - train every registered model (full budget) and write benchmarks/results/"
+	@echo "make bench   - train every registered model (full budget) and write vidgen_edu/leaderboard/"
 	@echo "make lab     - JupyterLab on notebooks/"
 	@echo "make sync    - jupytext: bring book/*.md and notebooks/*.ipynb in sync"
 	@echo "make lock    - rewrite $(LOCK) from the current environment"

@@ -5,7 +5,8 @@
     python benchmarks/run.py --list
 
 Each entry runs in its own process, so its peak memory is its own. Results go
-to ``benchmarks/results/<device>.json`` and ``.md``, named after the kind of
+to ``vidgen_edu/leaderboard/<device>.json`` and ``.md`` (shipped inside the package, so chapter 06
+reads them wherever the library is installed), named after the kind of
 device the entries ran on (``VIDGEN_DEVICE=cpu`` on a GPU machine writes
 ``cpu.md``), so CPU and GPU tables live side by side. Recipe rows retrain their
 recipe (the cache the chapters load from is refreshed with the same weights). Runs in full mode: ``VIDGEN_QUICK``
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+LEADERBOARD = HERE.parent / "vidgen_edu" / "leaderboard"  # package data: installed with the library
 
 
 def load_entries() -> dict:
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="run entries whose key contains this text")
     parser.add_argument("--list", action="store_true", help="list entries and exit")
     parser.add_argument("--quick", action="store_true", help="tiny budgets: test the harness, not the models")
-    parser.add_argument("--out", default=str(HERE / "results"), help="folder for the result tables")
+    parser.add_argument("--out", default=str(LEADERBOARD), help="folder for the result tables")
     args = parser.parse_args(argv)
 
     registry = load_entries()

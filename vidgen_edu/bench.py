@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import torch
@@ -77,3 +78,13 @@ def register_recipe(recipe: str, protocol: Any, *, model: str, dataset: str, **e
 
     run.recipe = recipe  # type: ignore[attr-defined]  # which recipe the row benchmarks (tests check all are)
     return register(model, dataset=dataset, task=protocol.task, chapter=r.chapter)(run)
+
+
+def leaderboard(kind: str = "cpu") -> str | None:
+    """The leaderboard table ``make bench`` last wrote for a kind of device ("cpu", "cuda"), as Markdown; None if none.
+
+    The tables ship inside the package (``vidgen_edu/leaderboard/``), so they are found from a
+    checkout, a wheel or a Colab install alike.
+    """
+    path = resources.files("vidgen_edu") / "leaderboard" / f"{kind}.md"
+    return path.read_text() if path.is_file() else None
