@@ -189,13 +189,30 @@ def _img_tag(png: bytes, alt: str = "static preview") -> str:
     return f'<img alt="{alt}" src="data:image/png;base64,{b64}" style="max-width:100%">'
 
 
+#: ipywidgets 7 (Colab ships 7.7.1) displays widgets through ``_ipython_display_``, not ``_repr_mimebundle_``
+IPYWIDGETS_7 = not hasattr(widgets.DOMWidget, "_repr_mimebundle_")
+
+
+def _widget_view(widget: widgets.Widget, **kwargs: Any) -> dict[str, Any]:
+    """The mime bundle of the widget's live view, from ipywidgets 8's method or as ipywidgets 7 builds it."""
+    if not IPYWIDGETS_7:
+        return dict(widgets.DOMWidget._repr_mimebundle_(widget, **kwargs) or {})
+    view = {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return {"text/plain": repr(widget), "application/vnd.jupyter.widget-view+json": view}
+
+
 def _bundle(widget: widgets.Widget, html_fallback: Callable[[], str], **kwargs: Any) -> dict[str, Any] | None:
     """The widget's own mime bundle plus a ``text/html`` fallback."""
     if widget.comm is None:  # a closed widget has no view left: show the fallback alone
         return {"text/plain": repr(widget), "text/html": html_fallback()}
-    data = dict(widgets.DOMWidget._repr_mimebundle_(widget, **kwargs) or {})
+    data = _widget_view(widget, **kwargs)
     data["text/html"] = html_fallback()
     return data
+
+
+def _display_bundle(self: widgets.Widget, **kwargs: Any) -> None:
+    """ipywidgets 7's display hook for our widgets: publish the same bundle (view + fallback) as under 8."""
+    display(self._repr_mimebundle_(), raw=True)
 
 
 class WithFallback:
@@ -478,3 +495,8 @@ def explorer(
     return Explorer(
         render_fn, controls, scale=scale, cmap=cmap, vmin=vmin, vmax=vmax, title=title, fallback=fallback
     )
+
+
+if IPYWIDGETS_7:  # ipywidgets 7 calls Widget._ipython_display_ before any _repr_mimebundle_: route it to ours
+    for _cls in (ClipPlayer, Explorer):
+        _cls._ipython_display_ = _display_bundle
