@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements/lock.txt
 JOBS   ?= 2
 
-.PHONY: help install bench book test unit nbval site browser vendor lab sync lock clean
+.PHONY: help install bench book test unit nbval site browser vendor lab sync lock clean course
 
 help:
 	@echo "make book    - execute every chapter in full mode and build the website into _build/html"
@@ -19,12 +19,17 @@ help:
 	@echo "make browser - the quick-mode site and a notebook in JupyterLab, tested in headless Chromium"
 	@echo "make bench   - train every registered model (full budget) and write vidgen_edu/leaderboard/"
 	@echo "make lab     - JupyterLab on notebooks/"
+	@echo "make course  - student release without solutions: _build/course/ (notebooks) and _build/course-site/ (website)"
 	@echo "make sync    - jupytext: bring book/*.md and notebooks/*.ipynb in sync"
 	@echo "make lock    - rewrite $(LOCK) from the current environment"
 
 # The environment: a venv created if absent, pinned versions from the lock file,
-# and the package itself in editable mode. torch is pinned, which on a CPU-only
-# machine selects the CPU build instead of several GB of CUDA wheels.
+# and the package itself in editable mode. Pinning torch fixes its version, not its
+# build: on Linux, `pip install torch==X` gets the CUDA build from PyPI (several GB
+# of CUDA wheels) unless the CPU wheel of X is available locally or from PyTorch's
+# CPU index. On a CPU-only machine, install it first and this recipe keeps it
+# (==X also matches X+cpu):
+#   python3 -m venv .venv && .venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch==X
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) "torch"
@@ -67,6 +72,16 @@ test: unit nbval site browser
 # The leaderboard: every registered model trained at full budget and evaluated (chapter 06).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The student release (book/instructors.md): every notebook without its solutions, a README
+# and the licences in _build/course/; then the website without solutions, built like `make book`
+# (every chapter executed) from a copy of the sources with the solutions removed, into
+# _build/course-site/_build/html. Only the notebooks: python -m vidgen_edu.tools.course OUT_DIR.
+COURSE := _build/course
+course: $(STAMP) vendor
+	rm -rf $(COURSE) _build/course-src _build/course-site
+	$(BIN)/python -m vidgen_edu.tools.course $(COURSE) --site-source _build/course-src
+	$(BIN)/jupyter-book build _build/course-src --warningiserror --keep-going --path-output _build/course-site
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
