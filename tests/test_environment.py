@@ -50,3 +50,13 @@ def test_lock_pins_every_direct_dependency_and_a_cpu_friendly_torch():
     assert _pyproject_names() <= set(lock)
     assert lock["torch"] == "2.13.0"  # a local CPU wheel on the book's machines; no CUDA download
     assert all("+" not in v for v in lock.values())
+
+
+def test_environment_yml_cpu_index_line_works_when_uncommented():
+    """The header tells CPU-only users to uncomment one line; done, it is a pip option in the pip list."""
+    text = (ROOT / "environment.yml").read_text()
+    line = next(l for l in text.splitlines() if l.lstrip().startswith("# - --extra-index-url"))
+    env = yaml.safe_load(text.replace(line, line.replace("# - ", "- ", 1)))
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"  # PyTorch's CPU-only wheel index
+    assert "torch==2.13.0" in pip  # matches the index's 2.13.0+cpu (a pin without a local label admits it)

@@ -9,10 +9,15 @@ is wired to Python, not just drawn.
 
 It runs for every notebook in ``notebooks/`` that builds a ``clip_player`` or an
 ``explorer`` (the first such widget is moved); ``VIDGEN_LAB_NOTEBOOK`` names one.
+
+A second test opens chapter 07 without running it and checks that jupyterlab-myst
+renders its prose directives (a ``prf:definition``, an ``exercise``) as formatted
+blocks, not as the literal colon-fence source.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +37,7 @@ from .conftest import ROOT
 
 RUN_TIMEOUT_S = 300  # the whole notebook, quick mode
 NOTEBOOKS = ROOT / "notebooks"
+MYST_NOTEBOOK = NOTEBOOKS / "07_stochastic.ipynb"  # has a prf:definition and exercises; the smaller of 03 and 07
 _RAN = re.compile(r"\[\d+\]:")  # the prompt of a code cell that ran
 _IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 SETTINGS = {  # JupyterLab user settings: no pop-ups, no autosave, every cell in the DOM
@@ -58,14 +65,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module", params=_widget_notebooks(), ids=lambda p: p.stem)
-def lab(request, tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 serving a copy of one chapter notebook; yields (url, token, notebook)."""
+@contextlib.contextmanager
+def _jupyterlab(notebook: Path, home: Path) -> Iterator[tuple[str, str]]:
+    """A JupyterLab server on 127.0.0.1 serving a copy of ``notebook`` from ``home``; yields (url, token)."""
     pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (pip install -e '.[book]')")
-    notebook = request.param
     if not notebook.is_file():
         pytest.fail(f"{notebook} does not exist (VIDGEN_LAB_NOTEBOOK names a file in notebooks/)")
-    home = tmp_path_factory.mktemp("lab")
     work = home / "work"
     work.mkdir()
     shutil.copy(notebook, work / notebook.name)
@@ -101,7 +106,7 @@ def lab(request, tmp_path_factory):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not start:\n{(home / 'lab.log').read_text()[-3000:]}")
                 time.sleep(0.3)
-        yield url, token, notebook
+        yield url, token
     finally:
         server.terminate()  # shuts its kernels down too
         try:
@@ -110,6 +115,20 @@ def lab(request, tmp_path_factory):
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="module", params=_widget_notebooks(), ids=lambda p: p.stem)
+def lab(request, tmp_path_factory):
+    """JupyterLab serving a copy of one chapter notebook with a widget; yields (url, token, notebook)."""
+    with _jupyterlab(request.param, tmp_path_factory.mktemp("lab")) as (url, token):
+        yield url, token, request.param
+
+
+@pytest.fixture(scope="module")
+def myst_lab(tmp_path_factory):
+    """JupyterLab serving a copy of the chapter whose MyST directives are checked; yields (url, token)."""
+    with _jupyterlab(MYST_NOTEBOOK, tmp_path_factory.mktemp("myst-lab")) as (url, token):
+        yield url, token
 
 
 def _wait_for_kernel(page, url: str, token: str, name: str, timeout_s: float = 60) -> None:
@@ -204,4 +223,52 @@ def test_chapter_runs_in_jupyterlab_and_its_slider_changes_the_frame(lab, offlin
     page.screenshot(path=str(screenshots / f"jupyterlab-{notebook.stem}.png"), full_page=False)
     assert readout.inner_text() != before_value
     assert image.screenshot() != before_pixels, "the slider moved, but the displayed frame did not change"
+    assert offline_context.external == [], f"JupyterLab tried to reach the internet: {offline_context.external}"
+
+
+def _first_directive_title(path: Path, directive: str) -> str:
+    """The title of the first ``{directive}`` colon fence in the notebook's Markdown cells."""
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "markdown":
+            if match := re.search(rf"^:{{3,}}\{{{re.escape(directive)}\}}[ \t]+(.+)$", "".join(cell["source"]), re.M):
+                return match.group(1).strip()
+    raise AssertionError(f"{path.name} has no {{{directive}}} directive with a title")
+
+
+def test_jupyterlab_renders_myst_definitions_and_exercises(myst_lab, offline_context, screenshots):
+    """jupyterlab-myst turns the chapter's colon fences into titled, numbered blocks with rendered math."""
+    url, token = myst_lab
+    page = offline_context.new_page()
+    page.goto(f"{url}lab/tree/{MYST_NOTEBOOK.name}?token={token}")
+    rendered = ".jp-Notebook .jp-MarkdownCell .myst"  # the widget jupyterlab-myst renders a Markdown cell into
+    try:
+        page.locator(f"{rendered} aside.myst-exercise").first.wait_for(timeout=60_000)
+    except Exception:  # Playwright's TimeoutError: say what is most likely missing
+        page.screenshot(path=str(screenshots / f"jupyterlab-myst-{MYST_NOTEBOOK.stem}.png"))
+        pytest.fail("no MyST exercise block rendered in JupyterLab: is jupyterlab-myst installed (pip install -e '.[book]')?")
+
+    blocks = {  # directive -> (its block, the class of its title, the label the block is numbered with)
+        "prf:definition": (f"{rendered} aside.myst-proof", ".myst-proof-title", "Definition"),
+        "exercise": (f"{rendered} aside.myst-exercise", ".myst-exercise-title", "Exercise"),
+    }
+    for directive, (selector, title_class, label) in blocks.items():
+        title = _first_directive_title(MYST_NOTEBOOK, directive)
+        block = page.locator(selector).filter(has=page.locator(title_class, has_text=title)).first
+        assert block.count() == 1, f"{{{directive}}} {title!r} is not rendered as a MyST block ({selector})"
+        heading = block.locator(title_class).inner_text()
+        assert re.match(rf"{label} \d+", heading) and title in heading, f"{{{directive}}} heading: {heading!r}"
+        if directive == "prf:definition":  # its inline and display math is typeset, not left as $...$
+            assert block.locator(".katex").count() > 0, f"{{{directive}}} {title!r}: no math rendered (KaTeX)"
+        # Screenshot with the block's cell at the top of the notebook panel, as a reader scrolls to it.
+        block.evaluate("(b) => b.closest('.jp-MarkdownCell').scrollIntoView()")
+        page.wait_for_timeout(300)  # let the scroll settle before the picture
+        page.screenshot(path=str(screenshots / f"jupyterlab-myst-{label.lower()}-{MYST_NOTEBOOK.stem}.png"))
+
+    # No directive or role is left as source text: not in a paragraph, not in a code block.
+    leftovers = page.locator(rendered).evaluate_all(
+        r"""(outputs) => outputs.map((o) => o.innerText).filter((t) => /:{3,}\{|\{(prf:|exercise|solution|cite|doc)/.test(t))"""
+    )
+    assert leftovers == [], f"MyST source shown as text in rendered Markdown: {[t[:200] for t in leftovers]}"
+    code_blocks = page.locator(f"{rendered} pre, {rendered} code").all_inner_texts()
+    assert not [t for t in code_blocks if ":::" in t], "a directive was rendered as a code block"
     assert offline_context.external == [], f"JupyterLab tried to reach the internet: {offline_context.external}"
