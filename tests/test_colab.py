@@ -90,6 +90,14 @@ def test_a_chapter_runs_on_colabs_ipython_and_ipywidgets(colab_like, tmp_path, m
     assert "vidgen-edu" in after, "the setup cell did not install the library"
     for name in ("ipython", "ipywidgets", "ipykernel", "numpy", "torch"):
         assert after[name] == before[name], f"installing the book replaced Colab's {name} {before[name]} by {after[name]}"
+    # data a chapter reads ships inside the package: chapter 06's leaderboard, from the installed copy
+    read = subprocess.run([str(python), "-c", "from vidgen_edu.bench import leaderboard; import vidgen_edu; "
+                           "print(vidgen_edu.__file__); print(leaderboard('cpu').splitlines()[0])"],
+                          capture_output=True, text=True, cwd=work)
+    assert read.returncode == 0 and "leaderboard (cpu)" in read.stdout, read.stderr
+    assert str(ROOT) not in read.stdout.splitlines()[0], "the library was imported from the checkout, not the install"
+    print("Colab-like environment after the chapter:",
+          {k: after[k] for k in ("ipython", "ipywidgets", "ipykernel", "torch", "numpy", "vidgen-edu")})
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error" and "raises-exception" not in c.metadata.get("tags", [])]
     assert not errors, f"cells failed on the Colab-like kernel: {errors[:1]}"

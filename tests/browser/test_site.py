@@ -32,10 +32,22 @@ TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 LANDING = f"{TOC['root']}.html"
 CHAPTER = re.compile(r"book/(\d\d_[^/]+)\.html$")
 MATHJAX_TIMEOUT_MS = 20_000
+# Alt text that tells a reader who cannot see the image nothing: a file name or a content hash
+# (what myst-nb falls back to for a figure without `mystnb: image: alt:`).
+ALT_FILE_NAME = re.compile(r"\.(png|jpe?g|gif|svg|webp)\b", re.IGNORECASE)
+ALT_HASH = re.compile(r"[0-9a-f]{32,}", re.IGNORECASE)
+ALT_MIN_WORDS = 3
+# Images drawn by vidgen_edu.viz inside an animation player or a widget's static preview take their
+# alt text from the library ("Animated video, T frames of W×H pixels: <title>", "Static view of ...");
+# they are marked in the crawl's record and held to the same rule as figures.
+LIBRARY_IMAGES = ".vidgen-animation, .vidgen-static-fallback, .vidgen-widget-snapshot"
+# Pages whose source numbers a figure (`mystnb: figure: name: fig-...`): their images must be found.
+FIGURE_PAGES = {f"book/{md.stem}.html" for md in (ROOT / "book").glob("*.md")
+                if re.search(r"^\s+name: fig-", md.read_text(encoding="utf-8"), re.MULTILINE)}
 
 # Runs in the page after it loaded (and MathJax finished): what a reader would see.
 _INSPECT_JS = r"""
-() => {
+(LIBRARY_IMAGES) => {
   const text = (e, n = 80) => (e.textContent || "").replace(/\s+/g, " ").trim().slice(0, n);
   const math = Array.from(document.querySelectorAll(".math"));
   // TeX delimiters left in prose: MathJax did not see them (or MyST did not parse them).
@@ -58,6 +70,11 @@ _INSPECT_JS = r"""
     links: Array.from(document.querySelectorAll("a[href]"), (a) => ({ href: a.href, text: text(a, 60) })),
     images: Array.from(document.images, (i) => ({
       src: (i.currentSrc || i.src).slice(0, 120), ok: i.complete && i.naturalWidth > 0, alt: i.alt,
+    })),
+    // Images in the page's text (not the theme's logos and button icons), with their alt attribute.
+    contentImages: Array.from(document.querySelectorAll("article.bd-article img"), (i) => ({
+      src: (i.getAttribute("src") || "").slice(0, 80), alt: i.getAttribute("alt"),
+      library: !!i.closest(LIBRARY_IMAGES), figure: text(i.closest("figure")?.querySelector("figcaption") || i, 60),
     })),
     math: math.length,
     mathUntypeset: math.filter((e) => !e.querySelector("mjx-container")).map((e) => text(e)),
@@ -127,7 +144,7 @@ def crawl(browser, site_url, screenshots):
             except Exception as err:  # noqa: BLE001 - recorded: the math test says what the reader saw
                 rec["console"].append(f"MathJax never started: {str(err).splitlines()[0]}")
         page.wait_for_timeout(200)  # late errors from scripts that run after load
-        rec.update(page.evaluate(_INSPECT_JS))
+        rec.update(page.evaluate(_INSPECT_JS, LIBRARY_IMAGES))
         page.screenshot(path=str(screenshots / _screenshot_name(name)), full_page=True)
         rec["external"] = list(external)
         page.close()
@@ -162,6 +179,36 @@ def test_math_is_typeset(crawl, name):
 def test_every_image_loads(crawl, name):
     broken = [i for i in crawl[name]["images"] if not i["ok"]]
     assert broken == [], f"{name}: images that do not load: {broken}"
+
+
+def _alt_problem(alt: str | None, min_words: int) -> str | None:
+    """Why an image's alt text says nothing to a reader who cannot see it (None: it says something)."""
+    alt = (alt or "").strip()
+    if not alt:
+        return "no alt text"
+    if ALT_FILE_NAME.search(alt) or ALT_HASH.search(alt):
+        return f"a file name or hash as alt text ({alt[:60]!r})"
+    if len(alt.split()) < min_words:
+        return f"alt text of fewer than {min_words} words ({alt!r})"
+    return None
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_content_images_have_real_alt_text(crawl, name):
+    """Every image in the text says what it shows: not empty, not a file name or hash, a few words.
+
+    A figure gets its alt text from its cell (``mystnb: image: alt:``; tests/test_book_sources.py
+    checks the sources); images of players and static previews get theirs from vidgen_edu.viz.
+    """
+    images = crawl[name]["contentImages"]
+    if name in FIGURE_PAGES:  # it has figures: finding none means the page layout changed
+        assert images, f"{name}: no image found in article.bd-article (did the theme's layout change?)"
+    bad = []
+    for img in images:
+        why = _alt_problem(img["alt"], ALT_MIN_WORDS)
+        if why:
+            bad.append(f"{why} — image {img['src']!r} ({img['figure']!r})")
+    assert bad == [], f"{name}: images without real alt text:\n" + "\n".join(bad)
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -243,9 +243,12 @@ def _player_html(
     for k, (tile, title) in enumerate(zip(tiles, titles)):
         _, H, W, _ = tile.shape
         w, h = round(W * scale), round(H * scale)
+        # alt text for a reader who cannot see the frames: what the tile is, and that it moves
+        label = title or caption or f"clip {k + 1} of {len(tiles)}"
+        alt = f"Animated video, {T} frames of {W}×{H} pixels: {label}"
         cells.append(
             '<div style="text-align:center;margin:0">'
-            f'<img class="vg-frame" alt="{html.escape(title) or f"clip {k}"}" width="{w}" height="{h}" '
+            f'<img class="vg-frame" alt="{html.escape(alt)}" width="{w}" height="{h}" '
             f'src="data:image/png;base64,{frames[k][0]}" '
             f'style="width:{w}px;height:{h}px;max-width:none;image-rendering:crisp-edges;'
             'image-rendering:pixelated;display:block;margin:0 auto;background:#000">'

@@ -164,7 +164,7 @@ def fallback_html(fallback: Any, caption: str | None = STATIC_CAPTION) -> str:
     if isinstance(fallback, str):
         body = fallback
     elif isinstance(fallback, Figure):
-        body = _img_tag(_figure_png(fallback))
+        body = _img_tag(_figure_png(fallback), _figure_alt(fallback))
     elif isinstance(fallback, (torch.Tensor, np.ndarray)):
         body = animate(fallback).data if fallback.ndim in (4, 5) else _img_tag(image_png(fallback))
     elif hasattr(fallback, "_repr_html_"):
@@ -184,9 +184,15 @@ def fallback_html(fallback: Any, caption: str | None = STATIC_CAPTION) -> str:
     return f'<div class="vidgen-static-fallback">{body}</div>'
 
 
-def _img_tag(png: bytes, alt: str = "static preview") -> str:
+def _figure_alt(fig: Figure) -> str:
+    """Alt text for a figure drawn as a widget's fallback: its titles, or what it is."""
+    titles = [t for t in [fig.get_suptitle(), *(a.get_title() for a in fig.axes)] if t]
+    return "Static view of the interactive figure" + (f": {'; '.join(titles)}" if titles else " at its first setting")
+
+
+def _img_tag(png: bytes, alt: str = "Static view of the interactive output at its first setting") -> str:
     b64 = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{alt}" src="data:image/png;base64,{b64}" style="max-width:100%">'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}" style="max-width:100%">'
 
 
 #: ipywidgets 7 (Colab ships 7.7.1) displays widgets through ``_ipython_display_``, not ``_repr_mimebundle_``
@@ -464,7 +470,8 @@ class Explorer(widgets.VBox):
         if self.fallback is not None:
             return fallback_html(self.fallback)
         values = ", ".join(f"{k} = {v!r}" for k, v in self.values.items())
-        return fallback_html(_img_tag(self.image.value, alt="snapshot") + f"<div><small>{html.escape(values)}</small></div>")
+        alt = f"Snapshot of the explorer's image at {values}" if values else "Snapshot of the explorer's image"
+        return fallback_html(_img_tag(self.image.value, alt=alt) + f"<div><small>{html.escape(values)}</small></div>")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         return _bundle(self, self.static_html, **kwargs)
