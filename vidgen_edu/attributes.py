@@ -1,6 +1,6 @@
 """Reading captions back from video: an attribute classifier for the moving shapes (chapter 06).
 
-A caption-conditioned generator (chapters 08-10) is asked for "a red square
+A caption-conditioned generator (the text-to-video chapters) is asked for "a red square
 moves left; a blue circle moves down". Did it draw that? The simulator knows
 the exact attributes of its own clips, so we train a classifier on them: for
 every colour of :data:`~vidgen_edu.data.COLORS`, is an object of that colour

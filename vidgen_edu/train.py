@@ -45,7 +45,7 @@ def ema_of(model: nn.Module, decay: float = 0.999) -> AveragedModel:
     """An exponential moving average of ``model``'s weights, for ``fit(..., ema=...)``.
 
     After each optimizer step ``θ_ema ← decay · θ_ema + (1 − decay) · θ`` (buffers are
-    copied). Use ``ema.module`` as the model: diffusion samplers (chapter 10) are
+    copied). Use ``ema.module`` as the model: generators (GANs, diffusion samplers) are
     evaluated with the averaged weights, which are smoother than the last step's.
     """
     if not 0.0 < decay < 1.0:

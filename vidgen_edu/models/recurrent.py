@@ -259,7 +259,7 @@ class ConvGRUCell(nn.Module):
         h_r, h_z, h_n = self.conv_hh(h).chunk(3, dim=1)
         r = torch.sigmoid(i_r + h_r)  # r_t = σ(W_r * x_t + U_r * h_{t-1} + b_r)
         z = torch.sigmoid(i_z + h_z)  # z_t = σ(W_z * x_t + U_z * h_{t-1} + b_z)
-        n = torch.tanh(i_n + r * h_n)  # n_t = tanh(W_n * x_t + r_t ⊙ (U_n * h_{t-1}) + b_n)
+        n = torch.tanh(i_n + r * h_n)  # n_t = tanh(W_n * x_t + b_in + r_t ⊙ (U_n * h_{t-1} + b_hn)): reset after
         return (1 - z) * n + z * h  # h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1}
 
     def extra_repr(self) -> str:
