@@ -58,6 +58,12 @@ def test_corrupt_semantics() -> None:
     frozen = fvd.corrupt(clips, "freeze", 0.3)
     assert torch.equal(frozen[:, :7], clips[:, :7]) and torch.equal(frozen[:, 7:], clips[:, 6:7].expand(2, 3, 1, 4, 4))
     assert torch.equal(fvd.corrupt(clips, "freeze", 1.0)[:, 1:], clips[:, :1].expand(2, 9, 1, 4, 4))
+    for amount, moved in [(0.1, 2), (0.2, 2), (0.5, 5), (1.0, 10)]:  # a derangement: every chosen frame moves
+        for _ in range(20):
+            out = fvd.corrupt(clips, "shuffle", amount, generator=g)
+            changed = (out != clips).flatten(2).any(-1)  # (B, T): frames no longer in their place
+            assert changed.sum(1).tolist() == [moved, moved], (amount, changed)
+            assert torch.equal(out.sort(dim=1).values, clips.sort(dim=1).values)
     noisy = fvd.corrupt(clips, "noise", 0.5, generator=g)
     assert noisy.min() >= 0 and noisy.max() <= 1 and not torch.equal(noisy, clips)
     with pytest.raises(ValueError):

@@ -249,8 +249,9 @@ def fvd_lite(real: torch.Tensor, fake: torch.Tensor, net: VideoFeatureNet | None
 def corrupt(clips: torch.Tensor, kind: str, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Damage clips (B, T, C, H, W) for the sanity checks of a video metric; ``amount`` in [0, 1].
 
-    - ``"shuffle"``: a random ``amount`` share of the frame positions swap their frames
-      (the same frames, in a wrong order);
+    - ``"shuffle"``: a random ``amount`` share of the frame positions (at least two) trade
+      frames so that every chosen frame leaves its place: a derangement, one cycle through
+      the chosen positions in random order (the same frames, in a wrong order);
     - ``"freeze"``: the last ``amount`` share of the frames repeat the frame before them;
     - ``"noise"``: Gaussian noise of standard deviation ``amount``, clipped to [0, 1].
 
@@ -263,10 +264,11 @@ def corrupt(clips: torch.Tensor, kind: str, amount: float, generator: torch.Gene
     B, T = clips.shape[:2]
     out = clips.clone()
     if kind == "shuffle":
-        k = round(amount * T)
+        k = min(max(round(amount * T), 2), T) if amount > 0 else 0  # one frame alone cannot move
         for b in range(B):
-            picked = torch.randperm(T, generator=generator)[:k]  # positions that trade frames
-            out[b, picked] = clips[b, picked[torch.randperm(k, generator=generator)]]
+            picked = torch.randperm(T, generator=generator)[:k]  # positions that trade frames, in random order
+            # position picked[i] receives the frame of picked[i + 1] (cyclically): no frame stays in place
+            out[b, picked] = clips[b, picked.roll(-1)]
     elif kind == "freeze":
         k = min(round(amount * T), T - 1)  # the first frame always stays
         if k:
