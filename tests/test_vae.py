@@ -11,9 +11,13 @@ from vidgen_edu.losses import elbo_loss, reconstruction_nll
 from vidgen_edu.models.vae import VAE, ConvVAE, reparameterize
 
 
+def test_default_is_the_usual_design():
+    assert [name for name, _ in VAE().named_children()] == ["fc1", "fc21", "fc22", "fc3", "fc4"]
+
+
 def test_classic_vae_layout_and_shapes():
     torch.manual_seed(0)
-    model = VAE()
+    model = VAE(bottleneck_dim=20)  # the bottleneck variant
     assert [tuple(p.shape) for p in model.fc1.parameters()] == [(400, 784), (400,)]
     assert tuple(model.fc2.weight.shape) == (20, 400)  # the 20-unit ReLU bottleneck
     assert tuple(model.fc21.weight.shape) == (20, 20)
@@ -47,7 +51,7 @@ def test_forward_returns_logits_and_decode_their_sigmoid(make):
 
 def test_bottleneck_features_are_non_negative():
     torch.manual_seed(0)
-    feats = VAE().features(torch.rand(8, 784))
+    feats = VAE(bottleneck_dim=20).features(torch.rand(8, 784))
     assert feats.shape == (8, 20) and (feats >= 0).all()
 
 

@@ -40,17 +40,16 @@ def reparameterize(
 class VAE(nn.Module):
     """The classic fully connected VAE of the PyTorch examples, for flattened frames.
 
-    ``VAE(input_dim=784, latent_dim=20)``: encoder ``input_dim → width = 400`` (ReLU),
-    then — with the default ``bottleneck_dim=20`` — a second ReLU layer
-    ``400 → 20`` (``fc2``) that feeds the two heads ``fc21`` (μ) and ``fc22``
-    (log σ²); decoder ``latent_dim → 400`` (ReLU) ``→ input_dim`` (logits; their
-    sigmoid is the Bernoulli mean, :meth:`decode`).
+    ``VAE(input_dim=784, latent_dim=20)``: encoder ``input_dim → width = 400`` (ReLU)
+    feeding the two heads ``fc21`` (μ) and ``fc22`` (log σ²); decoder
+    ``latent_dim → 400`` (ReLU) ``→ input_dim`` (logits; their sigmoid is the
+    Bernoulli mean, :meth:`decode`). That is the usual design, and it is what the
+    ``pytorch/examples`` ``vae/main.py`` file contains: this module is state-dict
+    compatible with that file's model (``fc1, fc21, fc22, fc3, fc4``).
 
-    ``bottleneck_dim=None`` removes ``fc2``: the heads read the 400-unit layer
-    directly. That is the usual design, and it is what the ``pytorch/examples``
-    ``vae/main.py`` file contains; with it this module is state-dict compatible
-    with that file's model (``fc1, fc21, fc22, fc3, fc4``). Chapter 03 explains
-    why the narrow ReLU layer before the heads is an odd choice and measures it.
+    ``bottleneck_dim=20`` builds the **bottleneck variant** that is often copied
+    instead: a second ReLU layer ``400 → 20`` (``fc2``) in front of the heads.
+    Chapter 03 explains why that narrow ReLU layer is an odd choice and measures it.
 
     Input: ``(B, input_dim)`` or frames ``(B, C, H, W)`` with ``C·H·W == input_dim``.
     ``forward(x)`` returns ``(logits, mu, logvar)``, ``logits`` shaped like ``x``.
@@ -61,7 +60,7 @@ class VAE(nn.Module):
         input_dim: int = 784,
         latent_dim: int = 20,
         width: int = 400,
-        bottleneck_dim: int | None = 20,
+        bottleneck_dim: int | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("input_dim", input_dim), ("latent_dim", latent_dim), ("width", width)):
