@@ -12,7 +12,13 @@ from typing import Any
 
 
 def glue(name: str, value: Any) -> Any:
-    """Store ``value`` under ``name`` for ``{glue:text}`` roles (not displayed); returns ``value``."""
+    """Store ``value`` under ``name`` for ``{glue:text}`` roles (not displayed); returns ``value``.
+
+    A NumPy scalar or a 0-d tensor is stored as the Python number it holds: myst-nb formats
+    ``{glue:text}`name:.2f``` from the value's text, and ``np.float64(1.2)`` is not a number to it.
+    """
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # np.float64, np.int64, torch.tensor(1.0)
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:  # no myst-nb: nothing reads the stored value anyway
