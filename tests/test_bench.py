@@ -85,3 +85,12 @@ def test_a_quick_entry_runs_in_its_own_process(monkeypatch):
     assert all(math.isfinite(row[k]) for k in metrics)
     assert row["psnr_k1_db"] > row["psnr_k10_db"] > 0  # copying the last frame gets worse the further ahead
     assert 0 < row["ssim"] < 1
+
+
+def test_leaderboard_reads_the_tables_shipped_with_the_package():
+    from vidgen_edu.bench import leaderboard
+
+    table = leaderboard("cpu")
+    assert table is not None and table.startswith("# vidgen-edu leaderboard (cpu)")
+    assert "| chapter | model | dataset |" in table
+    assert leaderboard("no-such-device") is None

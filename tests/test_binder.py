@@ -6,7 +6,6 @@ import tomllib
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
 from test_environment import ROOT, _lock, _name
 
 BINDER = ROOT / "binder"
@@ -21,8 +20,8 @@ def _project():
 
 def _lines():
     """binder/requirements.txt without comments and blank lines."""
-    lines = [l.split(" #")[0].strip() for l in (BINDER / "requirements.txt").read_text().splitlines()]
-    return [l for l in lines if l and not l.startswith("#")]
+    lines = [ln.split(" #")[0].strip() for ln in (BINDER / "requirements.txt").read_text().splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
 def _pins():
@@ -71,7 +70,7 @@ def test_binder_python_is_one_the_package_supports():
 def test_binder_postbuild_installs_the_package_without_touching_the_pins():
     post = BINDER / "postBuild"
     assert os.access(post, os.X_OK), "binder/postBuild must be executable"
-    lines = [l.strip() for l in post.read_text().splitlines()]
+    lines = [ln.strip() for ln in post.read_text().splitlines()]
     assert lines[0].startswith("#!") and "set -e" in lines
-    install = [l for l in lines if re.match(r"(python -m )?pip install\b", l)]
+    install = [ln for ln in lines if re.match(r"(python -m )?pip install\b", ln)]
     assert len(install) == 1 and "--no-deps" in install[0].split() and install[0].endswith(" ."), install

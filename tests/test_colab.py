@@ -89,7 +89,8 @@ def test_a_chapter_runs_on_colabs_ipython_and_ipywidgets(colab_like, tmp_path, m
     after = _versions(python)
     assert "vidgen-edu" in after, "the setup cell did not install the library"
     for name in ("ipython", "ipywidgets", "ipykernel", "numpy", "torch"):
-        assert after[name] == before[name], f"installing the book replaced Colab's {name} {before[name]} by {after[name]}"
+        assert after[name] == before[name], (f"installing the book replaced Colab's {name} {before[name]} "
+                                             f"by {after[name]}")
     # data a chapter reads ships inside the package: chapter 06's leaderboard, from the installed copy
     read = subprocess.run([str(python), "-c", "from vidgen_edu.bench import leaderboard; import vidgen_edu; "
                            "print(vidgen_edu.__file__); print(leaderboard('cpu').splitlines()[0])"],
