@@ -89,7 +89,7 @@ def _band(g1: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5,
-         k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+         k1: float = 0.01, k2: float = 0.03, *, grad: bool = False) -> torch.Tensor:
     """Structural similarity (Wang et al., 2004) of each image: ``(..., C, H, W)`` → ``(...)``, 1 = identical.
 
     Local means, variances and the covariance are Gaussian-weighted averages over an
@@ -100,6 +100,10 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int 
     is averaged over the *valid* positions (no padding) and the channels. Agrees with
     ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
     use_sample_covariance=False, data_range=...)``. Frames must be at least ``window`` pixels.
+
+    As a metric it is computed in float64 without gradients. ``grad=True`` keeps the
+    autograd graph and the inputs' dtype, so that ``1 − ssim(pred, truth, grad=True)``
+    can be a training loss (chapter 04's all-at-once predictor).
     """
     _check_pair(x, y, "ssim")
     if data_range <= 0:
@@ -107,12 +111,14 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int 
     *lead, C, H, W = x.shape
     if H < window or W < window:
         raise ValueError(f"ssim needs frames of at least {window}x{window} pixels, got {H}x{W}")
-    # every (image, channel) becomes one single-channel image: (M, 1, H, W), computed in float64
-    a = x.detach().reshape(-1, 1, H, W).double()
-    b = y.detach().reshape(-1, 1, H, W).double()
+    # every (image, channel) becomes one single-channel image: (M, 1, H, W), in float64 for the metric
+    a = x.reshape(-1, 1, H, W)
+    b = y.reshape(-1, 1, H, W)
+    if not grad:
+        a, b = a.detach().double(), b.detach().double()
     # the Gaussian window is separable, g(i, j) = g1(i) g1(j): one 1-D pass down the rows, one along the columns
     g1 = gaussian_window(window, sigma)[window // 2]
-    g1 = (g1 / g1.sum()).to(a.device)  # (window,), sums to 1
+    g1 = (g1 / g1.sum()).to(a.device, a.dtype)  # (window,), sums to 1
 
     # the five local averages in one batch: x, y, x², y², xy → (5M, 1, H − window + 1, W − window + 1),
     # valid positions only
@@ -128,7 +134,8 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int 
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     per_channel = ssim_map.mean(dim=(-3, -2, -1))  # (M,)
-    return per_channel.reshape(*lead, C).mean(-1).to(torch.float32)
+    per_image = per_channel.reshape(*lead, C).mean(-1)
+    return per_image if grad else per_image.to(torch.float32)
 
 
 def _sqrt_psd(m: torch.Tensor) -> torch.Tensor:
