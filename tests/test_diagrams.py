@@ -1,13 +1,16 @@
-"""Tests of vidgen_edu.viz.diagrams: the block diagrams of the models."""
+"""Tests of vidgen_edu.viz.diagrams: the block diagrams of the models, and their places in the chapters."""
 
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import jupytext  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -15,6 +18,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from vidgen_edu.viz import diagrams  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # every diagram, with labels it must show (substrings of its texts, as written in the source)
 LABELS = {
@@ -34,10 +39,18 @@ LABELS = {
                               "translator", "residual conv", "split into", "decoder", "x_{11}, \\dots, x_{20}",
                               "skip", "no prediction is fed back"],
 }
+# where each diagram stands in the book: chapter, figure label
+PLACES = {
+    "vae": ("03_vae.md", "fig-ch03-vae"),
+    "gru_cell": ("04_recurrent.md", "fig-ch04-gru"),
+    "next_frame_predictor": ("04_recurrent.md", "fig-ch04-predictor"),
+    "divided_space_time_block": ("05_attention.md", "fig-ch05-block"),
+}
 
 
 def test_every_public_diagram_is_tested():
     assert set(diagrams.__all__) - {"PALETTE"} == set(LABELS)
+    assert set(PLACES) <= set(LABELS)
 
 
 def _draw(name: str, **kw) -> tuple[Figure, object]:
@@ -120,3 +133,25 @@ def test_all_at_once_predictor_counts_frames():
     texts = "\n".join(t.get_text() for ax in fig.axes for t in ax.texts)
     assert "4 context" in texts and "6 future" in texts and "x_{5}, \\dots, x_{10}" in texts
 
+
+def _cells_calling(md: Path, name: str) -> list:
+    pattern = re.compile(rf"\bdiagrams\.{name}\(")
+    return [c for c in jupytext.read(md).cells if c.cell_type == "code" and pattern.search(c.source)]
+
+
+@pytest.mark.parametrize("name", sorted(PLACES))
+def test_the_chapter_shows_the_diagram_as_a_numbered_figure(name):
+    chapter, label = PLACES[name]
+    md = ROOT / "book" / chapter
+    cells = _cells_calling(md, name)
+    assert len(cells) == 1, f"{chapter} should draw diagrams.{name}() in one cell, found {len(cells)}"
+    cell = cells[0]
+    figure = cell.metadata.get("mystnb", {}).get("figure", {})
+    alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+    assert figure.get("name") == label
+    assert len(str(figure.get("caption", "")).split()) >= 10, f"{label}: the caption should say what is drawn"
+    assert len(str(alt).split()) >= 25, f"{label}: the alt text should describe the diagram"
+    assert "remove-input" in cell.metadata.get("tags", []), f"{label}: the drawing code is hidden on the site"
+    assert cell.source.strip().splitlines()[-1].strip() == f"diagrams.{name}()", "the figure is the cell's value"
+    text = md.read_text(encoding="utf-8")
+    assert f"<{label}>`" in text, f"{chapter} never refers to {label} with {{numref}}"
