@@ -94,11 +94,11 @@ SHOWS_ITSELF = {"animate", "compare_grid", "explorer", "clip_player", "with_fall
 
 
 def _library_figure_functions() -> set[str]:
-    """Public drawing functions of vidgen_edu.viz.clips that return a matplotlib Figure."""
-    from vidgen_edu.viz import clips
+    """Public drawing functions of vidgen_edu.viz.clips and vidgen_edu.viz.diagrams that return a matplotlib Figure."""
+    from vidgen_edu.viz import clips, diagrams
 
-    return {name for name, f in vars(clips).items()
-            if inspect.isfunction(f) and not name.startswith("_") and f.__module__ == clips.__name__
+    return {name for module in (clips, diagrams) for name, f in vars(module).items()
+            if inspect.isfunction(f) and not name.startswith("_") and f.__module__ == module.__name__
             and "Figure" in str(inspect.signature(f).return_annotation)}
 
 
@@ -221,7 +221,7 @@ def _figure_cells(md: Path):
 
 
 def test_the_figure_detector_sees_the_library_drawing_functions():
-    assert {"frame_strip", "compare_strip", "plot_losses"} <= _library_figure_functions()
+    assert {"frame_strip", "compare_strip", "plot_losses", "vae", "gru_cell"} <= _library_figure_functions()
     assert _trivial_alt("0c6e4b7ad0a5f0c3d8e1f2a3b4c5d6e7f8091a2b3c4d5e6f7a8b9c0d1e2f3a4b.png")
     assert _trivial_alt("static preview") and _trivial_alt("") and not _trivial_alt("Two rows of frames of a ball.")
     shown = [md.name for md in CHAPTERS for _, _, shows, _ in _figure_cells(md) if shows]
