@@ -98,6 +98,14 @@ class PredictionProtocol:
         """The last context frame, repeated: (B, horizon, C, H, W). Anything that learns must beat it."""
         return clips[:, self.context - 1:self.context].expand(-1, self.horizon, -1, -1, -1)
 
+    def empty_frame(self, clips: torch.Tensor) -> torch.Tensor:
+        """All-black frames (B, horizon, C, H, W): what a model that gave up would draw.
+
+        On mostly black frames it scores well on SSIM (every black region is matched
+        exactly), so a predictor's SSIM must beat it at every horizon (chapter 04).
+        """
+        return torch.zeros_like(clips[:, :1]).expand(-1, self.horizon, -1, -1, -1)
+
     def constant_velocity(self, dataset: VideoDataset) -> torch.Tensor:
         """Chapter 04's oracle for bouncing balls: (N, horizon, 1, H, W).
 

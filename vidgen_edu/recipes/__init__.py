@@ -83,7 +83,7 @@ def show(name_or_recipe: str | Recipe) -> Any:
 
 
 # every recipe module registers its recipes on import
-from . import convgru_predictor, frame_vae, stochastic_predictor, video_transformer  # noqa: E402
+from . import convgru_predictor, frame_vae, simvp_predictor, stochastic_predictor, video_transformer  # noqa: E402
 
 __all__ = ["Recipe", "get", "info", "load", "names", "register", "show", "source",
-           "convgru_predictor", "frame_vae", "stochastic_predictor", "video_transformer"]
+           "convgru_predictor", "frame_vae", "simvp_predictor", "stochastic_predictor", "video_transformer"]

@@ -47,7 +47,7 @@ class SimVPPredictorRecipe(Recipe):
     ssim_weight: float = 1.0  # loss = BCE + ssim_weight · (1 − SSIM)
     flips: bool = True  # mirror and transpose training clips (balls: yes; digits: a mirrored 2 is no digit)
     reverse: bool = True  # play training clips backwards (the physics is reversible)
-    steps: Budget = Budget(full=1000, quick=3)  # optimizer steps
+    steps: Budget = Budget(full=1800, quick=3)  # optimizer steps
 
     def build(self) -> SimVPPredictor:
         return SimVPPredictor(context=self.context, future=self.future, width=self.width, hidden=self.hidden,
