@@ -29,3 +29,28 @@ def test_arrays_are_left_alone(monkeypatch):
     monkeypatch.setattr("myst_nb.glue", lambda name, v, display=True: None)
     a = np.arange(3)
     assert glue_module.glue("arr", a) is a
+
+
+def test_no_code_cell_ends_with_a_bare_glue_call():
+    """A cell whose last statement is ``glue(...)`` shows the value as an extra output: under a figure
+    cell, myst-nb then wraps it as a second figure with the same name (a duplicate target, which fails
+    the site build). Assign it or glue before the last statement."""
+    import ast
+    import re
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    bad = []
+    for md in sorted(book.glob("[0-9][0-9]_*.md")):
+        text = md.read_text()
+        for m in re.finditer(r"```\{code-cell\}[^\n]*\n(?:---\n.*?\n---\n|:tags:[^\n]*\n)?(.*?)```", text, re.S):
+            try:
+                body = ast.parse(m.group(1))
+            except SyntaxError:
+                continue  # IPython magics: not our concern here
+            last = body.body[-1] if body.body else None
+            if (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+                    and getattr(last.value.func, "id", None) == "glue"
+                    and not m.group(1).rstrip().endswith(";")):
+                bad.append(f"{md.name}:{text[:m.start()].count(chr(10)) + 1}")
+    assert not bad, f"cells ending with a bare glue(...) call (its value is displayed): {bad}"
