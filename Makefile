@@ -86,10 +86,16 @@ course: $(STAMP) vendor
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
-# Pair every chapter with its notebook, then drop outputs: notebooks are committed clean.
+# Pair every chapter with its notebook, then drop outputs: notebooks are committed clean. Once the
+# pair agrees (the newer side wins), every solution gets its collapsible Colab section, written into
+# the chapter (headings tagged remove-cell) and paired again; the notebooks then list those sections
+# as collapsed (vidgen_edu/tools/colab.py).
 sync: $(STAMP)
 	$(BIN)/jupytext --sync book/[0-9]*.md
+	$(BIN)/python -m vidgen_edu.tools.colab book/[0-9]*.md
+	$(BIN)/jupytext --sync book/[0-9]*.md
 	$(BIN)/python -m vidgen_edu.tools.strip notebooks/*.ipynb
+	$(BIN)/python -m vidgen_edu.tools.colab notebooks/*.ipynb
 
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+.*/\1/' > $(LOCK)

@@ -27,12 +27,24 @@ def _read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
+def _colab_heading(cell) -> bool:
+    """A heading that folds a solution on Colab: a remove-cell Markdown cell with a ``solution-...`` id."""
+    meta = cell.metadata
+    return (cell.cell_type == "markdown" and "remove-cell" in meta.get("tags", [])
+            and str(meta.get("id", "")).startswith("solution-"))
+
+
 def _oracle(nb: nbformat.NotebookNode) -> tuple[list[str], list[tuple[str, str]]]:
-    """(the text of each solution, the (cell type, source) of everything else), in order."""
+    """(the text of each solution, the (cell type, source) of everything else), in order.
+
+    The headings that fold each solution on Colab belong to neither: the release drops them.
+    """
     solutions, kept = [], []
     gated = None  # the parts of the open gated solution
     for cell in nb.cells:
         src = cell.source
+        if _colab_heading(cell):
+            continue
         if gated is None and cell.cell_type == "markdown" and _PLAIN.match(src):
             solutions.append(src)
             continue
@@ -132,6 +144,8 @@ def test_release_notebook_is_valid_and_clean(release, path):
     assert len(ids) == len(set(ids)), "cell ids must stay unique"
     assert not any(c.get("outputs") or c.get("execution_count") for c in released.cells if c.cell_type == "code")
     assert released.metadata.get("kernelspec", {}).get("name") == "python3"
+    assert not any(_colab_heading(c) for c in released.cells), "a Colab solution heading with nothing under it"
+    assert "collapsed_sections" not in released.metadata.get("colab", {}), "Colab sections of removed solutions"
 
 
 def _nb(*cells) -> nbformat.NotebookNode:

@@ -4,8 +4,9 @@
 
 - ``OUT_DIR/notebooks/`` (default ``_build/course``): every notebook of ``notebooks/`` with every
   solution removed — each ``{solution}`` directive, and each gated solution from its
-  ``{solution-start}`` through its ``{solution-end}`` with every cell in between — and nothing else:
-  exercises, code stubs and checker cells stay, in order, with their cell ids;
+  ``{solution-start}`` through its ``{solution-end}`` with every cell in between, and the headings
+  that fold each solution on Colab — and nothing else: exercises, code stubs and checker cells stay,
+  in order, with their cell ids;
 - ``OUT_DIR/README.md`` for students, and ``LICENSE``, ``LICENSE-TEXT.md``, ``CITATION.cff``;
 - with ``--site-source DIR``: the book's sources (``_config.yml``, ``_toc.yml``, ``book/``,
   ``notebooks/``) with the same solutions removed, for ``jupyter-book build DIR``: the students'
@@ -33,6 +34,7 @@ import nbformat
 import yaml
 
 from .. import __version__
+from .colab import is_colab_cell
 from .setup_cell import REPOSITORY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,13 +108,17 @@ def remove_solutions(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
     gated solution: the ``{solution-start}`` directive, every cell after it, up to and including the
     ``{solution-end}`` directive. Text before a start or after an end in the same cell stays (a
     chapter's next exercise often shares the cell that closes the previous solution). A cell left
-    empty is dropped. Raises ``ValueError`` on an unclosed directive or an unbalanced gate.
+    empty is dropped. So are the headings that open and close each solution's collapsed section on
+    Colab (:mod:`vidgen_edu.tools.colab`), and the notebook's list of those sections. Raises
+    ``ValueError`` on an unclosed directive or an unbalanced gate.
     """
     out = copy.deepcopy(nb)
     cells = []
     gated = False
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
+        if is_colab_cell(cell):
+            continue
         if cell.cell_type != "markdown":
             if not gated:
                 cells.append(copy.deepcopy(cell))
@@ -129,6 +135,9 @@ def remove_solutions(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
             cells.append(new)
     if gated:
         raise ValueError(f"{name}: a solution-start has no solution-end")
+    colab = out.metadata.get("colab", {})
+    if colab.pop("collapsed_sections", None) is not None and not colab:
+        del out.metadata["colab"]
     for cell in cells:
         if cell.cell_type == "code":
             cell.outputs = []
