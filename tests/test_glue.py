@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -35,10 +39,6 @@ def test_no_code_cell_ends_with_a_bare_glue_call():
     """A cell whose last statement is ``glue(...)`` shows the value as an extra output: under a figure
     cell, myst-nb then wraps it as a second figure with the same name (a duplicate target, which fails
     the site build). Assign it or glue before the last statement."""
-    import ast
-    import re
-    from pathlib import Path
-
     book = Path(__file__).resolve().parents[1] / "book"
     bad = []
     for md in sorted(book.glob("[0-9][0-9]_*.md")):

@@ -100,7 +100,7 @@ def _headings(text: str) -> list[int]:
     return levels
 
 
-def _closing(lines: list[str], start: int, fence: str, where: str) -> int:
+def directive_end(lines: list[str], start: int, fence: str, where: str) -> int:
     """Index of the line after the fence that closes the directive opened on ``lines[start]``."""
     for i in range(start + 1, len(lines)):
         stripped = lines[i].strip()
@@ -125,7 +125,7 @@ def _split(cell, where: str) -> list:
         if match["name"] != "solution-end":
             cuts.add(i)
         if match["name"] != "solution-start":
-            cuts.add(_closing(lines, i, match["fence"], where))
+            cuts.add(directive_end(lines, i, match["fence"], where))
     bounds = sorted(cuts | {0, len(lines)})
     pieces = ["\n".join(lines[a:b]).strip("\n") for a, b in zip(bounds, bounds[1:])]
     pieces = [p for p in pieces if p.strip()]

@@ -34,7 +34,7 @@ import nbformat
 import yaml
 
 from .. import __version__
-from .colab import is_colab_cell
+from .colab import directive_end, is_colab_cell
 from .setup_cell import REPOSITORY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,15 +48,6 @@ _SOLUTION = re.compile(r"^(?P<fence>:{3,})\{(?P<name>solution|solution-start|sol
 _EXERCISE = re.compile(r"^(?P<fence>:{3,})\{exercise\}[ \t]*(?P<title>.*)$")
 _LABEL = re.compile(r"^:label:\s*(\S+)")
 _CHECK_CALL = re.compile(r"^\s*check_\w+\(", re.M)
-
-
-def _skip_directive(lines: list[str], start: int, fence: str, where: str) -> int:
-    """Index of the line after the fence that closes the directive opened on ``lines[start]``."""
-    for i in range(start + 1, len(lines)):
-        stripped = lines[i].strip()
-        if len(stripped) >= len(fence) and set(stripped) == {":"}:
-            return i + 1
-    raise ValueError(f"{where}: {lines[start].strip()!r} is never closed (no line of {fence!r})")
 
 
 def _skip_blank(lines: list[str], i: int, kept: list[str]) -> int:
@@ -82,7 +73,7 @@ def _strip_markdown(text: str, gated: bool, where: str) -> tuple[str, bool, bool
             if name == "solution-start":
                 raise ValueError(f"{where}: solution-start inside another gated solution")
             if name == "solution-end":
-                i = _skip_blank(lines, _skip_directive(lines, i, match["fence"], where), kept)
+                i = _skip_blank(lines, directive_end(lines, i, match["fence"], where), kept)
                 gated = False
             else:
                 i += 1
@@ -92,7 +83,7 @@ def _strip_markdown(text: str, gated: bool, where: str) -> tuple[str, bool, bool
             gated = True  # everything up to and including the solution-end goes
             i += 1
         elif name == "solution":
-            i = _skip_blank(lines, _skip_directive(lines, i, match["fence"], where), kept)
+            i = _skip_blank(lines, directive_end(lines, i, match["fence"], where), kept)
         else:
             kept.append(lines[i])
             i += 1
