@@ -56,8 +56,11 @@ class Recipe:
         """The scalar training loss of one batch (``fit``'s ``loss_fn``)."""
         raise NotImplementedError
 
-    def fit(self, model: nn.Module, device: torch.device) -> list[float]:
-        """Train ``model`` in place on ``device`` (data, optimizer, schedule); return the loss of every step."""
+    def fit(self, model: nn.Module, device: torch.device) -> list[float] | dict[str, list[float]]:
+        """Train ``model`` in place on ``device`` (data, optimizer, schedule); return the loss of every step.
+
+        A recipe with several losses (a GAN's two players) returns a dict of such lists.
+        """
         raise NotImplementedError
 
     # -- what every recipe gets -----------------------------------------------------------------
@@ -78,7 +81,11 @@ class Recipe:
         start = time.perf_counter()
         with single_threaded() if self.cpu_threads == 1 else nullcontext():
             history = self.fit(model, device)
-        info = {"history": [float(v) for v in history], "train_s": time.perf_counter() - start,
+        if isinstance(history, dict):
+            history = {k: [float(v) for v in h] for k, h in history.items()}
+        else:
+            history = [float(v) for v in history]
+        info = {"history": history, "train_s": time.perf_counter() - start,
                 "device": str(device)}
         return model.eval(), info
 

@@ -1,0 +1,132 @@
+"""Recipe: the video GAN of chapter 08 (content + motion generator, image and video critics, hinge loss).
+
+Each step trains the two players in turn. The critics see a batch of real clips
+and a batch of generated ones and lower the hinge loss
+``E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]``, summed over the image critic
+(every frame) and the video critic (every clip). Then the generator draws a
+fresh batch and lowers ``−E[D(G(z))]`` of both critics. Spectral norm in the
+critics and Adam with β₁ = 0 (the small-GAN recipe of the field) keep the game
+stable. With ``conditional=True`` (the moving shapes) the clips come with their
+captions: the generator draws for a caption and the critics judge clip and
+caption together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from ..data import make_dataset
+from ..models.gan import VideoGAN, d_hinge_loss, g_hinge_loss
+from ..runtime import Budget
+from ..train import Every, ema_of
+from . import register
+from .base import Recipe
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoGANRecipe(Recipe):
+    data: str = "balls"  # vidgen_edu.data.make_dataset name
+    conditional: bool = False  # read the clips' captions (shapes only)
+    train_clips: Budget = Budget(full=6000, quick=32)  # training clips (split "train", seed 0)
+    frames: int = 10  # frames per clip (the generation protocol's length)
+    width: int = 32  # generator channels (×4 at 4×4, halving as the map doubles)
+    critic_width: int = 24  # critic channels at the first layer (doubling as the map halves)
+    content_dim: int = 32
+    motion_dim: int = 16
+    noise_dim: int = 0  # 0: the motion GRU reads z_m every frame (our worlds are deterministic given a start)
+    batch_size: int = 16
+    window: int = 4  # frames of a clip the video critic judges at a time (a random window each step)
+    image_frames: int = 2  # frames of that window the image critic judges
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.0, 0.99)  # Adam's β₁ = 0: no momentum in a moving game
+    ema: float = 0.99  # the sampler keeps an exponential moving average of the generator's weights
+    video_weight: float = 1.0  # weight of the video critic in both players' losses
+    steps: Budget = Budget(full=1500, quick=3)  # steps of each player
+    cpu_threads: int | None = None
+
+    def build(self) -> VideoGAN:
+        channels = 3 if self.data == "shapes" else 1
+        return VideoGAN(channels, 32, self.frames, width=self.width, critic_width=self.critic_width,
+                        content_dim=self.content_dim, motion_dim=self.motion_dim, noise_dim=self.noise_dim,
+                        conditional=self.conditional)
+
+    def critic_loss(self, model: VideoGAN, real: torch.Tensor, fake: torch.Tensor,
+                    captions: list[str] | None, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """The critics' hinge loss on a real and a generated batch (the same captions)."""
+        img_r, vid_r = model.critics(real, captions, frames=frames)
+        img_f, vid_f = model.critics(fake, captions, frames=frames)
+        return d_hinge_loss(img_r.flatten(), img_f.flatten()) + self.video_weight * d_hinge_loss(vid_r, vid_f)
+
+    def generator_loss(self, model: VideoGAN, fake: torch.Tensor, captions: list[str] | None,
+                       frames: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's hinge loss: minus the critics' scores of its clips."""
+        img_f, vid_f = model.critics(fake, captions, frames=frames)
+        return g_hinge_loss(img_f.flatten()) + self.video_weight * g_hinge_loss(vid_f)
+
+    def loss(self, model: VideoGAN, batch: tuple[torch.Tensor, list[str] | None]) -> torch.Tensor:
+        """The generator's loss on fresh samples for the batch's captions (what ``fit`` records per step)."""
+        real, captions = batch
+        fake = model.generate(model.generator.draw(len(real), real.shape[1], device=real.device), captions)
+        return self.generator_loss(model, fake, captions)
+
+    def fit(self, model: VideoGAN, device: torch.device,
+            callbacks: Sequence[Every] = ()) -> dict[str, list[float]]:
+        """Alternate the players for ``steps`` steps; returns both losses per step (``"critic"``, ``"generator"``).
+
+        ``callbacks`` (:class:`~vidgen_edu.train.Every`) run as ``fn(step, model, history)``, with
+        ``history`` the dict of losses so far.
+        """
+        data = make_dataset(self.data, "train", num_clips=self.train_clips.value, T=self.frames, seed=0)
+        clips = data.data  # (N, T, C, H, W) uint8, converted batch by batch
+        captions = list(data.info["captions"]) if self.conditional else None
+        order = torch.Generator().manual_seed(self.seed)  # batches
+        noise = torch.Generator().manual_seed(self.seed + 1)  # the generator's codes
+        model.to(device).train()
+        opt_g = torch.optim.Adam(model.generator_parameters(), lr=self.lr_g, betas=self.betas)
+        opt_d = torch.optim.Adam(model.critic_parameters(), lr=self.lr_d, betas=self.betas)
+        ema = ema_of(model.generator, self.ema)
+        history: dict[str, list[float]] = {"critic": [], "generator": []}
+        steps, B, T = self.steps.value, self.batch_size, self.frames
+        bar = tqdm(range(1, steps + 1), desc=self.name, mininterval=0.5)
+        for step in bar:
+            idx = torch.randint(0, len(clips), (B,), generator=order)
+            start = int(torch.randint(0, T - self.window + 1, (1,), generator=order))
+            window = slice(start, start + self.window)  # the frames both players work on this step
+            real = (clips[idx, window].float() / 255).to(device)
+            cond = None if captions is None else [captions[i] for i in idx.tolist()]
+            frames = torch.randperm(self.window, generator=order)[:self.image_frames]  # what the image critic sees
+            # 1. critics: real up, generated down (the generator's output is a constant here)
+            with torch.no_grad():
+                fake = model.generate(model.generator.draw(B, T, noise, device), cond, window)
+            loss_d = self.critic_loss(model, real, fake, cond, frames)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            # 2. generator: fresh codes, raise the critics' scores (only its own parameters step)
+            fake = model.generate(model.generator.draw(B, T, noise, device), cond, window)
+            loss_g = self.generator_loss(model, fake, cond, frames)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            ema.update_parameters(model.generator)
+            history["critic"].append(loss_d.item())
+            history["generator"].append(loss_g.item())
+            if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
+                raise ValueError(f"a loss became non-finite at step {step}: lower the learning rates")
+            bar.set_postfix(critic=f"{loss_d.item():.3f}", generator=f"{loss_g.item():.3f}", refresh=False)
+            for cb in callbacks:
+                if step % cb.period == 0:
+                    cb.fn(step, model, history)
+                    model.train()
+        # θ_G ← its moving average: the last step's weights are one point of an oscillating game
+        model.generator.load_state_dict(ema.module.state_dict())
+        return history
+
+
+BALLS = register(VideoGANRecipe(name="video_gan_balls", chapter="08"))
+SHAPES = register(VideoGANRecipe(name="video_gan_shapes", chapter="08", data="shapes", conditional=True))
