@@ -256,5 +256,30 @@ def caption_scores(clips: torch.Tensor, captions: Sequence[str],
             "shape_acc": _share(shape_ok), "direction_acc": _share(direction_ok)}
 
 
+@torch.no_grad()
+def content_consistency(clips: torch.Tensor, window: int = 2,
+                        net: Callable[[torch.Tensor], Logits] | None = None) -> float:
+    """Share of clips (B, T, 3, H, W) whose objects keep their colour and shape from start to end.
+
+    Each clip is cut into ``T // window`` windows of ``window`` consecutive frames; the
+    classifier reads every window on its own. A clip is consistent when every window shows
+    the same set of colours and, for each of them, the same shape. A generator that lets a
+    square turn into a circle, or a red object into a blue one, halfway through, is not
+    (chapter 08: content fixed per clip is what its content code promises).
+    """
+    if not isinstance(clips, torch.Tensor) or clips.dim() != 5 or clips.shape[2] != 3:
+        raise ValueError(f"expected RGB clips (B, T, 3, H, W), got {getattr(clips, 'shape', clips)}")
+    B, T = clips.shape[:2]
+    n = T // window
+    if window < 2 or n < 2:
+        raise ValueError(f"content_consistency needs window >= 2 and at least two windows, got T={T}, window={window}")
+    windows = clips[:, :n * window].reshape(B * n, window, *clips.shape[2:])  # (B·n, window, 3, H, W)
+    present, shape, _ = read_attributes(windows, net)
+    present, shape = present.view(B, n, -1), shape.view(B, n, -1)  # (B, n, 7)
+    same_colours = (present == present[:, :1]).all(dim=(1, 2))  # (B,)
+    same_shapes = ((shape == shape[:, :1]) | ~present).all(dim=(1, 2))  # only where a colour is present
+    return (same_colours & same_shapes).float().mean().item()
+
+
 def _share(flags: list[bool]) -> float:
     return sum(flags) / len(flags)

@@ -275,7 +275,8 @@ class VideoGAN(nn.Module):
 
     def __init__(self, channels: int = 1, size: int = 32, frames: int = 10, *, width: int = 32,
                  critic_width: int = 32, content_dim: int = 32, motion_dim: int = 16, noise_dim: int = 8,
-                 conditional: bool = False, embed_width: int = 16, objects: int = 2) -> None:
+                 conditional: bool = False, embed_width: int = 16, objects: int = 2, film_shots: int = 5,
+                 film_clips: int = 4) -> None:
         super().__init__()
         self.channels, self.size, self.frames = channels, size, frames
         # the generator and the critics read captions through embeddings of their own (each trained by its player)
@@ -286,6 +287,11 @@ class VideoGAN(nn.Module):
                                         motion_dim=motion_dim, noise_dim=noise_dim, cond_dim=cond_dim)
         self.image_critic = ImageCritic(channels, size, width=critic_width, cond_dim=cond_dim)
         self.video_critic = VideoCritic(channels, size, width=critic_width, cond_dim=cond_dim)
+        # the training film: clips of a few fixed codes at a few steps of training, as uint8 frames
+        # (snapshots, clips, T, C, H, W), filled by the recipe's loop and saved with the weights
+        self.register_buffer("film", torch.zeros(film_shots, film_clips, frames, channels, size, size,
+                                                 dtype=torch.uint8))
+        self.register_buffer("film_steps", torch.zeros(film_shots, dtype=torch.long))
 
     @property
     def conditional(self) -> bool:

@@ -92,6 +92,18 @@ class VideoGANRecipe(Recipe):
         ema = ema_of(model.generator, self.ema)
         history: dict[str, list[float]] = {"critic": [], "generator": []}
         steps, B, T = self.steps.value, self.batch_size, self.frames
+        # the film: the same codes (and captions) drawn at evenly spaced steps, kept in model.film
+        film_at = torch.linspace(0, steps, len(model.film)).round().long()  # (shots,)
+        film_codes = model.generator.draw(model.film.shape[1], T, torch.Generator().manual_seed(self.seed + 2), device)
+        film_cond = None if captions is None else captions[:model.film.shape[1]]
+
+        def shoot(step: int) -> None:
+            for i in (film_at == step).nonzero()[:, 0].tolist():
+                with torch.no_grad():
+                    model.film[i] = (model.generate(film_codes, film_cond) * 255).round().to(torch.uint8)
+                model.film_steps[i] = step
+
+        shoot(0)
         bar = tqdm(range(1, steps + 1), desc=self.name, mininterval=0.5)
         for step in bar:
             idx = torch.randint(0, len(clips), (B,), generator=order)
@@ -119,6 +131,7 @@ class VideoGANRecipe(Recipe):
             if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
                 raise ValueError(f"a loss became non-finite at step {step}: lower the learning rates")
             bar.set_postfix(critic=f"{loss_d.item():.3f}", generator=f"{loss_g.item():.3f}", refresh=False)
+            shoot(step)
             for cb in callbacks:
                 if step % cb.period == 0:
                     cb.fn(step, model, history)

@@ -8,7 +8,8 @@ the website, in JupyterLab and on Colab:
 - :func:`gru_cell` — one GRU step with its gates, in the reset-after form (chapter 04);
 - :func:`next_frame_predictor` — chapter 04's recurrent ``NextFramePredictor``;
 - :func:`divided_space_time_block` — one pre-norm divided space-time block (chapter 05);
-- :func:`all_at_once_predictor` — a SimVP-like predictor that makes every future frame in one pass.
+- :func:`all_at_once_predictor` — a SimVP-like predictor that makes every future frame in one pass;
+- :func:`video_gan` — chapter 08's content–motion generator and its image and video critics.
 
 The drawing is deliberately plain: rounded boxes (:func:`_box`), round operator nodes
 (:func:`_op`) and orthogonal arrows (:func:`_arrow`) on an axes whose data units are
@@ -28,7 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
-__all__ = ["PALETTE", "all_at_once_predictor", "divided_space_time_block", "gru_cell", "next_frame_predictor", "vae"]
+__all__ = ["PALETTE", "all_at_once_predictor", "divided_space_time_block", "gru_cell", "next_frame_predictor", "vae",
+           "video_gan"]
 
 # fill colours, pale enough for black text and the site's light theme
 PALETTE = {
@@ -358,4 +360,42 @@ def all_at_once_predictor(context: int = 10, future: int = 10) -> Figure:
     _note(ax, (enc.x + dec.x) / 2, high + 0.3,
           f"skip: the features of the last context frame $x_{{{context}}}$ go to every decoder")
     _note(ax, 8.0, 0.7, f"one forward pass predicts all {future} frames: no prediction is fed back as an input")
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 08
+
+
+def video_gan() -> Figure:
+    """The content–motion video GAN of chapter 08 (``vidgen_edu.models.gan``) and its two critics.
+
+    A content code ``z_c`` per clip and a motion code ``z_m`` that a GRU turns into one
+    ``m_t`` per frame; a frame decoder shared by all frames draws ``x_t`` from ``[z_c; m_t]``.
+    The image critic scores single frames, the video critic windows of consecutive frames;
+    both see real and generated clips.
+    """
+    fig, ax = _canvas(8.0, 3.4)
+    zc = _box(ax, 1.05, 5.4, "content $z_c$\n(one per clip)", "noise", w=1.95, h=0.9)
+    zm = _box(ax, 1.0, 2.3, "motion $z_m$", "noise", w=1.75, h=0.8)
+    gru = _box(ax, 3.5, 2.3, "GRU\n$m_1, \\dots, m_T$", "state", w=1.8, h=0.95)
+    dec = _box(ax, 6.2, 3.8, "frame decoder\n$[z_c;\\, m_t] \\to x_t$\n(shared)", w=2.3, h=1.3, stack=2)
+    fake = _box(ax, 8.95, 4.6, "generated\nclip", "data", w=1.6, h=0.95, stack=2)
+    real = _box(ax, 8.95, 2.2, "real clip\n(data)", "data", w=1.6, h=0.95, stack=2)
+    either = _box(ax, 11.1, 3.4, "real or\ngenerated", "op", w=1.5, h=0.9)
+    img = _box(ax, 14.0, 5.1, "image critic\nsingle frames\n→ a score each", w=2.6, h=1.15)
+    vid = _box(ax, 14.0, 1.9, "video critic\n3-D convs on a\nwindow of frames\n→ a score", w=2.6, h=1.45)
+
+    _arrow(ax, zm.right, gru.left)
+    _arrow(ax, zc.right, (dec.x, zc.y), dec.top)
+    _arrow(ax, gru.right, (dec.x - 0.5, gru.y), (dec.x - 0.5, dec.bottom[1]))
+    _arrow(ax, dec.right, (7.75, dec.y), (7.75, fake.y), fake.left)
+    _arrow(ax, fake.right, (10.05, fake.y), (10.05, either.y + 0.15), (either.left[0], either.y + 0.15))
+    _arrow(ax, real.right, (10.05, real.y), (10.05, either.y - 0.15), (either.left[0], either.y - 0.15))
+    branch_x = 12.25
+    _arrow(ax, either.right, (branch_x, either.y), head=False)
+    _dot(ax, branch_x, either.y)
+    _arrow(ax, (branch_x, either.y), (branch_x, img.y), img.left)
+    _arrow(ax, (branch_x, either.y), (branch_x, vid.y), vid.left)
+    _note(ax, 3.5, 0.85, "noise_dim = 0: the GRU reads $z_m$\nat every step (our motion is\ndecided at the start)")
+    _note(ax, 8.0, 6.45, "critics: real clips' scores up, generated clips' scores down;  generator: its clips' scores up")
     return fig
