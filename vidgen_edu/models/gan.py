@@ -315,8 +315,17 @@ class VideoGAN(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, T: int | None = None, *, cond: list[str] | None = None,
                generator: torch.Generator | None = None, codes: Codes | None = None) -> torch.Tensor:
-        """``n`` clips (n, T, C, H, W) in [0, 1]; ``codes`` fixes the content and motion noise (see ``draw``)."""
+        """``n`` clips (n, T, C, H, W) in [0, 1]; ``codes`` fixes the content and motion noise (see ``draw``).
+
+        A conditional model given ``cond=None`` draws its captions as the data does (random objects,
+        colours and directions, from ``generator``), so ``sample(n)`` always works.
+        """
         T = self.frames if T is None else T
+        if self.conditional and cond is None:
+            from ..data.shapes import MovingShapes
+
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+            cond = MovingShapes().sample_batch(n, T=2, seed=seed, return_captions=True)[1]
         if codes is None:
             codes = self.generator.draw(n, T, generator, self.device)
         return self.generate(Codes(*(c.to(self.device) for c in codes)), cond).float()

@@ -83,7 +83,15 @@ def show(name_or_recipe: str | Recipe) -> Any:
 
 
 # every recipe module registers its recipes on import
-from . import convgru_predictor, frame_vae, simvp_predictor, stochastic_predictor, video_transformer  # noqa: E402
+from . import (  # noqa: E402
+    convgru_predictor,
+    frame_vae,
+    simvp_predictor,
+    stochastic_predictor,
+    video_gan,
+    video_transformer,
+)
 
 __all__ = ["Recipe", "get", "info", "load", "names", "register", "show", "source",
-           "convgru_predictor", "frame_vae", "simvp_predictor", "stochastic_predictor", "video_transformer"]
+           "convgru_predictor", "frame_vae", "simvp_predictor", "stochastic_predictor", "video_gan",
+           "video_transformer"]

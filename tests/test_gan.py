@@ -1,0 +1,132 @@
+"""Chapter 08's video GAN, its training film, the latent-walk baseline and content consistency."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from tests.test_attributes import StubNet
+from vidgen_edu import attributes
+from vidgen_edu.checkpoints import load_checkpoint, save_checkpoint
+from vidgen_edu.models.api import VideoGenerator
+from vidgen_edu.models.gan import VideoGAN, d_hinge_loss, g_hinge_loss, minibatch_std
+from vidgen_edu.models.latent_walk import LatentWalk
+from vidgen_edu.models.vae import ConvVAE
+from vidgen_edu.recipes import video_gan
+from vidgen_edu.runtime import Budget
+
+CAPS = ["a red square moves left; a blue circle moves down", "a green cross moves up"]
+
+
+@pytest.fixture(scope="module")
+def gan() -> VideoGAN:
+    torch.manual_seed(0)
+    return VideoGAN(1, 32, 6, width=8, critic_width=8, content_dim=4, motion_dim=4, noise_dim=0).eval()
+
+
+def test_generator_contract_shapes_and_reproducibility(gan):
+    assert isinstance(gan, VideoGenerator)
+    a = gan.sample(3, generator=torch.Generator().manual_seed(1))
+    b = gan.sample(3, generator=torch.Generator().manual_seed(1))
+    assert a.shape == (3, 6, 1, 32, 32) and torch.equal(a, b) and not a.requires_grad
+    assert 0 <= a.min() and a.max() <= 1
+    assert gan.sample(2, 9).shape == (2, 9, 1, 32, 32)  # any length: the motion GRU just runs longer
+
+
+def test_critics_score_frames_and_windows(gan):
+    clips = torch.rand(4, 6, 1, 32, 32)
+    image, video = gan.critics(clips, frames=torch.tensor([0, 3]))
+    assert image.shape == (4, 2) and video.shape == (4,)
+    with pytest.raises(ValueError):
+        gan.critics(torch.rand(4, 6, 3, 32, 32))
+
+
+def test_content_code_is_shared_by_all_frames_and_motion_code_moves_them(gan):
+    codes = gan.generator.draw(2, 6, torch.Generator().manual_seed(0))
+    same = codes._replace(content=codes.content[:1].expand(2, -1))  # one content, two motions
+    clips = gan.sample(2, codes=same)
+    assert not torch.equal(clips[0], clips[1])
+    swapped = codes._replace(motion0=codes.motion0.flip(0))
+    assert not torch.equal(gan.sample(2, codes=swapped), gan.sample(2, codes=codes))
+
+
+def test_conditional_sample_draws_captions_when_none_are_given():
+    torch.manual_seed(0)
+    net = VideoGAN(3, 32, 4, width=8, critic_width=8, content_dim=4, motion_dim=4, noise_dim=0,
+                   conditional=True).eval()
+    a = net.sample(2, generator=torch.Generator().manual_seed(3))
+    b = net.sample(2, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (2, 4, 3, 32, 32) and torch.equal(a, b)
+    assert net.sample(2, cond=CAPS).shape == (2, 4, 3, 32, 32)
+    with pytest.raises(ValueError, match="captions"):
+        net.sample(3, cond=CAPS)
+
+
+def test_minibatch_std_sees_a_collapsed_batch():
+    same = torch.ones(8, 3, 4, 4)
+    varied = torch.randn(8, 3, 4, 4)
+    assert minibatch_std(same)[:, -1].abs().max() == 0
+    assert minibatch_std(varied)[:, -1].min() > 0
+    assert minibatch_std(varied).shape == (8, 4, 4, 4)
+
+
+def test_hinge_losses_on_hand_cases():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0])
+    # relu(1 − real) = [0, 0.5] → 0.25; relu(1 + fake) = [0, 1] → 0.5
+    assert d_hinge_loss(real, fake).item() == pytest.approx(0.75)
+    assert g_hinge_loss(fake).item() == pytest.approx(1.0)
+
+
+def test_the_training_film_is_kept_in_the_weights(tmp_path):
+    r = dataclasses.replace(video_gan.BALLS, steps=Budget(full=4, quick=4), train_clips=Budget(full=16, quick=16),
+                            width=8, critic_width=8)
+    model, info = r.train("cpu")
+    assert model.film_steps.tolist() == [0, 1, 2, 3, 4]
+    assert model.film.dtype == torch.uint8 and model.film[-1].any()
+    assert not torch.equal(model.film[0], model.film[-1])  # the generator changed between the shots
+    assert set(info["history"]) == {"critic", "generator"} and len(info["history"]["critic"]) == 4
+    path = tmp_path / "gan.pt"
+    save_checkpoint(model, path)
+    fresh = r.initial()
+    load_checkpoint(path, fresh)
+    assert torch.equal(fresh.film, model.film) and torch.equal(fresh.film_steps, model.film_steps)
+
+
+def test_latent_walk_is_a_straight_line_in_latent_space():
+    torch.manual_seed(0)
+    vae = ConvVAE(1, latent_dim=4).eval()
+    walk = LatentWalk(vae, frames=5)
+    assert isinstance(walk, VideoGenerator)
+    clips = walk.sample(2, generator=torch.Generator().manual_seed(0))
+    assert clips.shape == (2, 5, 1, 32, 32)
+    ends = torch.randn(2, 2, 4, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(clips[:, 0], vae.decode(ends[0]))  # t = 0: z_a
+    torch.testing.assert_close(clips[:, -1], vae.decode(ends[1]))  # t = 1: z_b
+    torch.testing.assert_close(clips[:, 2], vae.decode(ends.mean(0)))  # t = 1/2: the midpoint
+    with pytest.raises(ValueError, match="unconditional"):
+        walk.sample(2, cond=CAPS)
+
+
+class WindowStub:
+    """The classifier's logits for windows, from a list of what each window 'shows'."""
+
+    def __init__(self, per_window):
+        self.per_window = per_window
+
+    def __call__(self, windows):
+        return StubNet(self.per_window)(windows)
+
+
+def test_content_consistency_counts_clips_whose_objects_keep_colour_and_shape():
+    clips = torch.rand(2, 6, 3, 32, 32)  # 3 windows of 2 frames each
+    keep = [("square", "red", "left"), ("circle", "blue", "down")]
+    change = [("circle", "red", "left"), ("circle", "blue", "down")]  # the red square turns into a circle
+    stub = WindowStub([keep, keep, keep, keep, change, keep])  # clip 0: consistent; clip 1: not
+    assert attributes.content_consistency(clips, net=stub) == pytest.approx(0.5)
+    moved = [("square", "red", "up"), ("circle", "blue", "down")]  # a new direction is motion, not content
+    stub = WindowStub([keep, moved, keep] * 2)
+    assert attributes.content_consistency(clips, net=stub) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="two windows"):
+        attributes.content_consistency(torch.rand(2, 3, 3, 32, 32), net=stub)
