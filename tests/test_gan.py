@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 from tests.test_attributes import StubNet
 from vidgen_edu import attributes
 from vidgen_edu.checkpoints import load_checkpoint, save_checkpoint
+from vidgen_edu.data import COLORS, DIRECTIONS, SHAPES
 from vidgen_edu.models.api import VideoGenerator
 from vidgen_edu.models.gan import VideoGAN, d_hinge_loss, g_hinge_loss, minibatch_std
 from vidgen_edu.models.latent_walk import LatentWalk
@@ -124,9 +126,88 @@ def test_content_consistency_counts_clips_whose_objects_keep_colour_and_shape():
     keep = [("square", "red", "left"), ("circle", "blue", "down")]
     change = [("circle", "red", "left"), ("circle", "blue", "down")]  # the red square turns into a circle
     stub = WindowStub([keep, keep, keep, keep, change, keep])  # clip 0: consistent; clip 1: not
-    assert attributes.content_consistency(clips, net=stub) == pytest.approx(0.5)
+    assert attributes.content_consistency(clips, window=2, net=stub) == pytest.approx(0.5)
     moved = [("square", "red", "up"), ("circle", "blue", "down")]  # a new direction is motion, not content
     stub = WindowStub([keep, moved, keep] * 2)
-    assert attributes.content_consistency(clips, net=stub) == pytest.approx(1.0)
+    assert attributes.content_consistency(clips, window=2, net=stub) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="two windows"):
         attributes.content_consistency(torch.rand(2, 3, 3, 32, 32), net=stub)
+
+
+@pytest.fixture(scope="module")
+def layered() -> VideoGAN:
+    torch.manual_seed(0)
+    return VideoGAN(3, 32, 6, width=8, critic_width=8, content_dim=4, motion_dim=4, noise_dim=0,
+                    conditional=True, layered=True, aux=True).eval()
+
+
+def test_layered_generator_draws_each_sprite_once_and_moves_it(layered):
+    g = layered.generator
+    codes = g.draw(2, 6, torch.Generator().manual_seed(0))
+    assert codes.content.shape == (2, 2, 4) and codes.motion0.shape == (2, 2, 4)
+    e, present = layered.embed.slots(CAPS)  # the second caption has one object
+    assert present.tolist() == [[1.0, 1.0], [1.0, 0.0]]
+    sprites = g.sprites(codes, e)
+    assert sprites.shape == (2, 2, 4, 16, 16) and 0 <= sprites.min() and sprites.max() <= 1
+    centres = g.positions(codes, e, 6)  # (B, T, K, 2) pixels
+    assert centres.shape == (2, 6, 2, 2)
+    step = (centres[:, 1:] - centres[:, :-1]).norm(dim=-1)
+    assert step.max() <= g.max_speed * 2**0.5 + 1e-5  # each axis moves at most max_speed a frame
+    clips = layered.sample(2, cond=CAPS, codes=codes)
+    assert clips.shape == (2, 6, 3, 32, 32) and 0 <= clips.min() and clips.max() <= 1
+    # the sprites do not depend on time: a longer clip draws the same sprites, only the positions run on
+    longer = g.draw(2, 9, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(g.sprites(longer, e), sprites)
+    torch.testing.assert_close(g.positions(longer, e, 9)[:, :6], centres)
+
+
+def test_layered_generator_pastes_a_sprite_where_asked():
+    g = VideoGAN(3, 32, 2, width=8, content_dim=4, motion_dim=4, conditional=True, layered=True).generator
+    sprite = torch.zeros(1, 1, 4, 16, 16)
+    sprite[..., 7:9, 7:9] = 1.0  # a 2×2 white, opaque dot at the sprite's centre (pixels 7 and 8)
+    centre = torch.tensor([[[[20.0, 10.0]]]])  # (B, T, K, 2): x = 20, y = 10
+    out = g.paste(sprite, centre)[0, 0, 0]  # (4, 32, 32)
+    # the sprite's centre (8, 8) lands on pixel boundary (20, 10): the dot covers columns 19-20, rows 9-10
+    assert out[3, 9:11, 19:21].min() > 0.99 and out[3].sum() == pytest.approx(4.0, abs=1e-4)
+
+
+def test_an_absent_object_is_not_drawn(layered):
+    codes = layered.generator.draw(1, 6, torch.Generator().manual_seed(2))
+    e, present = layered.embed.slots(CAPS[1:])
+    with_slot = layered.generator(codes, e, torch.ones_like(present))
+    without = layered.generator(codes, e, present)
+    only_first = layered.generator(codes._replace(content=codes.content[:, :1], motion0=codes.motion0[:, :1]),
+                                   e[:, :1], present[:, :1])
+    torch.testing.assert_close(without, only_first)
+    assert not torch.allclose(with_slot, without)
+
+
+def test_object_set_embedding_binds_attributes_and_ignores_order():
+    from vidgen_edu.models.gan import ObjectSetEmbedding
+
+    torch.manual_seed(0)
+    emb = ObjectSetEmbedding(8)
+    a = emb(["a red square moves left; a blue circle moves down"])
+    swapped_order = emb(["a blue circle moves down; a red square moves left"])
+    swapped_shapes = emb(["a red circle moves left; a blue square moves down"])
+    torch.testing.assert_close(a, swapped_order)
+    assert not torch.allclose(a, swapped_shapes)
+
+
+def test_attribute_targets_and_loss_on_a_hand_case(layered):
+    from vidgen_edu.models.gan import AUX_LOGITS, attribute_loss, attribute_targets, caption_codes
+
+    codes = caption_codes(CAPS)  # red square left, blue circle down | green cross up
+    present, shape, direction = attribute_targets(codes)
+    red, green, blue = (list(COLORS).index(c) for c in ("red", "green", "blue"))
+    assert present[0].nonzero()[:, 0].tolist() == sorted([red, blue]) and present[1].nonzero()[:, 0].tolist() == [green]
+    assert shape[0, red] == list(SHAPES).index("square") and direction[0, blue] == list(DIRECTIONS).index("down")
+    assert shape[1, red] == -1
+    # zero logits: log 2 for presence, log 4 for shape, log 8 for direction
+    loss = attribute_loss(torch.zeros(2, AUX_LOGITS), codes)
+    assert loss.item() == pytest.approx(math.log(2) + math.log(4) + math.log(8), rel=1e-5)
+    image, video = layered.critics(torch.rand(2, 6, 3, 32, 32), CAPS)
+    assert image.shape == (2, 6) and video.shape == (2,)
+    assert layered.reader(torch.rand(2, 6, 3, 32, 32)).shape == (2, AUX_LOGITS)
+    with pytest.raises(ValueError, match="layered"):
+        VideoGAN(1, 32, 6, layered=True)

@@ -20,7 +20,8 @@ else:
     m = GENERATION.evaluate(model, "shapes", "cpu", conditional=True)
     from vidgen_edu.attributes import content_consistency
     caps = list(GENERATION.real("shapes").info["captions"])
-    m["content_consistency"] = content_consistency(model.sample(len(caps), cond=caps, generator=torch.Generator().manual_seed(0)))
+    smp = model.sample(len(caps), cond=caps, generator=torch.Generator().manual_seed(0))
+    m["content_consistency"] = content_consistency(smp, window=5); m["cc2"] = content_consistency(smp)
 print({k: round(v, 4) for k, v in m.items()}, "eval", round(time.time() - t, 1), flush=True)
 s = model.sample(8, generator=torch.Generator().manual_seed(0))
 torch.save(s, f"/tmp/gan_{tag}_samples.pt")

@@ -60,7 +60,49 @@ def g_nonsaturating_loss(fake: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake).mean()
 
 
+def attribute_targets(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Caption codes (B, K, 3) → per colour: presence (B, 7) in {0, 1}, shape and direction (B, 7), −1 if absent."""
+    B, K, _ = codes.shape
+    present = torch.zeros(B, len(_COLORS), device=codes.device)
+    shape = torch.full((B, len(_COLORS)), -1, dtype=torch.long, device=codes.device)
+    direction = shape.clone()
+    for k in range(K):
+        b = (codes[:, k, 0] >= 0).nonzero()[:, 0]  # clips whose caption has a k-th object
+        c = codes[b, k, 0]
+        present[b, c] = 1.0
+        shape[b, c], direction[b, c] = codes[b, k, 1], codes[b, k, 2]
+    return present, shape, direction
+
+
+def attribute_loss(logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of a critic's auxiliary logits (B, 7 · (1 + 4 + 8)) against what captions (codes) ask for.
+
+    Per colour: is it present (binary), and if it is, its shape (4 classes) and direction (8).
+    """
+    present, shape, direction = attribute_targets(codes)
+    z = logits.view(len(logits), len(_COLORS), 1 + len(_SHAPES) + len(_DIRECTIONS))
+    loss = F.binary_cross_entropy_with_logits(z[..., 0], present)
+    loss = loss + F.cross_entropy(z[..., 1:1 + len(_SHAPES)].flatten(0, 1), shape.flatten(), ignore_index=-1)
+    return loss + F.cross_entropy(z[..., 1 + len(_SHAPES):].flatten(0, 1), direction.flatten(), ignore_index=-1)
+
+
+#: logits of the auxiliary classifier: per colour, presence + shapes + directions
+AUX_LOGITS = len(_COLORS) * (1 + len(_SHAPES) + len(_DIRECTIONS))
+
+
 # -- captions ------------------------------------------------------------------------------------
+def caption_codes(captions: list[str], objects: int = 2) -> torch.Tensor:
+    """Integer codes (B, objects, 3) of captions: colour, shape, direction per object; −1 for an empty slot."""
+    out = torch.full((len(captions), objects, 3), -1, dtype=torch.long)
+    for b, text in enumerate(captions):
+        parsed = parse_caption(text)
+        if len(parsed) > objects:
+            raise ValueError(f"caption {text!r} has {len(parsed)} objects; this model reads at most {objects}")
+        for k, (shape, color, direction) in enumerate(parsed):
+            out[b, k] = torch.tensor([_COLORS.index(color), _SHAPES.index(shape), _DIRECTIONS.index(direction)])
+    return out
+
+
 class CaptionEmbedding(nn.Module):
     """Captions (B strings) → (B, objects · 3 · width): each object's colour, shape and direction embedded.
 
@@ -79,22 +121,42 @@ class CaptionEmbedding(nn.Module):
 
     def codes(self, captions: list[str]) -> torch.Tensor:
         """Integer codes (B, objects, 3): colour, shape, direction per object; −1 for an empty slot."""
-        out = torch.full((len(captions), self.objects, 3), -1, dtype=torch.long)
-        for b, text in enumerate(captions):
-            objects = parse_caption(text)
-            if len(objects) > self.objects:
-                raise ValueError(f"caption {text!r} has {len(objects)} objects; this model reads at most "
-                                 f"{self.objects}")
-            for k, (shape, color, direction) in enumerate(objects):
-                out[b, k] = torch.tensor([_COLORS.index(color), _SHAPES.index(shape), _DIRECTIONS.index(direction)])
-        return out
+        return caption_codes(captions, self.objects)
 
-    def forward(self, captions: list[str]) -> torch.Tensor:
+    def slots(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per object: embeddings (B, K, 3 · width), [colour, shape, direction], and presence (B, K) in {0, 1}."""
         codes = self.codes(captions).to(self.color.weight.device)  # (B, K, 3)
-        present = (codes[..., :1] >= 0).float()  # (B, K, 1)
+        present = (codes[..., 0] >= 0).float()  # (B, K)
         c = codes.clamp(min=0)
         e = torch.cat([self.color(c[..., 0]), self.shape(c[..., 1]), self.direction(c[..., 2])], dim=-1)
-        return (e * present).flatten(1)  # (B, K · 3 · width)
+        return e * present[..., None], present
+
+    def forward(self, captions: list[str]) -> torch.Tensor:
+        return self.slots(captions)[0].flatten(1)  # (B, K · 3 · width)
+
+
+class ObjectSetEmbedding(nn.Module):
+    """Captions (B strings) → (B, width): the sum over the caption's objects of one vector per object kind.
+
+    An object kind is a (colour, shape, direction) triple, so "a red square; a blue circle"
+    and "a red circle; a blue square" get different vectors: summing one vector per
+    *attribute* instead would give both the same (it loses which colour goes with which
+    shape). The sum does not depend on the objects' order. The critics read captions
+    this way; :class:`CaptionEmbedding` gives the codes.
+    """
+
+    def __init__(self, width: int = 64, objects: int = 2) -> None:
+        super().__init__()
+        self.objects = objects
+        self.kind = nn.Embedding(len(_COLORS) * len(_SHAPES) * len(_DIRECTIONS), width)
+        self.dim = width
+
+    def forward(self, captions: list[str]) -> torch.Tensor:
+        codes = caption_codes(captions, self.objects).to(self.kind.weight.device)  # (B, K, 3)
+        present = (codes[..., :1] >= 0).float()  # (B, K, 1)
+        c = codes.clamp(min=0)
+        kind = (c[..., 0] * len(_SHAPES) + c[..., 1]) * len(_DIRECTIONS) + c[..., 2]  # (B, K)
+        return (self.kind(kind) * present).sum(dim=1)  # (B, width)
 
 
 class AddCoords(nn.Module):
@@ -124,7 +186,7 @@ class Codes(NamedTuple):
 
 
 class MotionContentGenerator(nn.Module):
-    """Codes (content, motion per frame, caption) → logits of a clip (B, T, C, H, W).
+    """Codes (content, motion per frame, caption) → a clip (B, T, C, H, W) in [0, 1].
 
     The frame decoder maps ``[z_c, m_t, e]`` to a 4×4 map, doubles it with
     transposed convolutions to ``size / 2`` and unfolds 4 channels per pixel into
@@ -177,7 +239,7 @@ class MotionContentGenerator(nn.Module):
         return torch.stack(states, dim=1)
 
     def forward(self, codes: Codes, e: torch.Tensor | None = None, window: slice | None = None) -> torch.Tensor:
-        """Logits of all T frames, or of the frames in ``window`` only (the motion GRU still runs from t = 1)."""
+        """All T frames in [0, 1], or the frames in ``window`` only (the motion GRU still runs from t = 1)."""
         if (e is None) != (self.cond_dim == 0):
             raise ValueError("a conditional generator needs a caption embedding e, an unconditional one takes none")
         m = self.motion_codes(codes, e)  # (B, T, motion_dim)
@@ -189,7 +251,110 @@ class MotionContentGenerator(nn.Module):
             parts.append(e[:, None].expand(B, T, -1))
         h = self.stem(torch.cat(parts, dim=-1).flatten(0, 1))  # (B·T, 4w, 4, 4)
         logits = self.out(self.ups(h))  # (B·T, C, size, size)
-        return logits.view(B, T, self.channels, self.size, self.size)
+        return torch.sigmoid(logits).view(B, T, self.channels, self.size, self.size)
+
+
+class LayeredGenerator(nn.Module):
+    """Captions' objects → a clip (B, T, 3, H, W) in [0, 1], drawn as moving sprites, one per object.
+
+    For each object k of the caption:
+
+    - **content**: a sprite decoder draws it once per clip, from its colour and shape
+      embeddings and a content code ``z_c,k``: an RGB picture and an opacity α, (4, s, s)
+      with ``s = sprite`` pixels (transposed convolutions, 4×4 → s×s);
+    - **motion**: a GRU, started from its direction embedding and a motion code ``z_m,k``,
+      gives a velocity per frame, ``v_t = a · tanh(W m_t)``, and the position is their sum,
+      ``p_t = p_0 + Σ_{τ≤t} v_τ``;
+    - the sprite is pasted at ``p_t`` (a translation by ``grid_sample``, so the position gets
+      gradients) and painted over the frame in caption order,
+      ``x ← (1 − α) x + α rgb``, on a black background.
+
+    Content cannot change within a clip here: a frame is the same sprites at new places.
+    """
+
+    def __init__(self, size: int = 32, *, sprite: int = 16, width: int = 32, content_dim: int = 16,
+                 motion_dim: int = 16, noise_dim: int = 0, embed_width: int = 16, objects: int = 2,
+                 max_speed: float = 2.0) -> None:
+        super().__init__()
+        if sprite % 4 or not 8 <= sprite <= size:
+            raise ValueError(f"sprite must be a multiple of 4 between 8 and size = {size}, got {sprite}")
+        self.channels, self.size, self.sprite, self.objects = 3, size, sprite, objects
+        self.content_dim, self.motion_dim, self.noise_dim = content_dim, motion_dim, noise_dim
+        self.max_speed = max_speed  # pixels per frame
+        self.embed = CaptionEmbedding(embed_width, objects)
+        ups: list[nn.Module] = []
+        s = 4
+        while s < sprite:  # 4×4 → sprite×sprite
+            ups += [nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), nn.GroupNorm(8, width), nn.ReLU()]
+            s *= 2
+        self.draw_sprite = nn.Sequential(
+            nn.Linear(content_dim + 2 * embed_width, width * 16), nn.Unflatten(1, (width, 4, 4)),
+            nn.GroupNorm(8, width), nn.ReLU(), *ups, nn.Conv2d(width, 4, 3, padding=1))
+        self.start = nn.Linear(motion_dim + embed_width, motion_dim + 2)  # m_0 and p_0
+        self.motion = nn.GRUCell((noise_dim or motion_dim) + embed_width, motion_dim)
+        self.velocity = nn.Linear(motion_dim, 2)
+
+    def draw(self, n: int, T: int, generator: torch.Generator | None = None,
+             device: torch.device | str = "cpu") -> Codes:
+        """Codes for ``n`` clips: content (n, K, content_dim), motion (n, K, motion_dim), noise (n, T, K, noise_dim)."""
+        K = self.objects
+        z_c = torch.randn(n, K, self.content_dim, generator=generator)
+        z_m = torch.randn(n, K, self.motion_dim, generator=generator)
+        eps = torch.randn(n, T, K, self.noise_dim, generator=generator)
+        return Codes(z_c.to(device), z_m.to(device), eps.to(device))
+
+    def sprites(self, codes: Codes, e: torch.Tensor) -> torch.Tensor:
+        """Sprites (B, K, 4, s, s): RGB in [0, 1] and opacity α in [0, 1], from content codes and embeddings."""
+        B, K, _ = codes.content.shape
+        w = self.embed.width
+        h = torch.cat([codes.content, e[..., :2 * w]], dim=-1).flatten(0, 1)  # colour and shape, (B·K, ...)
+        return torch.sigmoid(self.draw_sprite(h)).view(B, K, 4, self.sprite, self.sprite)
+
+    def positions(self, codes: Codes, e: torch.Tensor, T: int) -> torch.Tensor:
+        """Centres (B, T, K, 2) in pixels, x then y, from the motion codes and the direction embeddings."""
+        B, K, _ = codes.motion0.shape
+        w = self.embed.width
+        d = e[..., 2 * w:].flatten(0, 1)  # (B·K, w) direction
+        z_m = codes.motion0.flatten(0, 1)
+        start = self.start(torch.cat([z_m, d], dim=-1))
+        h, p = torch.tanh(start[:, :-2]), (0.5 + 0.35 * torch.tanh(start[:, -2:])) * self.size  # m_0, p_0
+        out = [p]
+        for t in range(1, T):
+            # m_t = GRU([ε_t or z_m, e_dir], m_{t−1});  p_t = p_{t−1} + a tanh(W m_t)
+            eps = codes.noise[:, t].flatten(0, 1) if self.noise_dim else z_m
+            h = self.motion(torch.cat([eps, d], dim=-1), h)
+            p = p + self.max_speed * torch.tanh(self.velocity(h))
+            out.append(p)
+        return torch.stack(out, dim=1).view(B, K, T, 2).transpose(1, 2)  # (B, T, K, 2)
+
+    def paste(self, sprites: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+        """Sprites (B, K, 4, s, s) placed at centres (B, T, K, 2) → layers (B, T, K, 4, H, W)."""
+        B, T, K, _ = centres.shape
+        S, r = self.size, self.sprite / self.size  # the sprite's half-width in [−1, 1] units is r
+        c = (2 * centres / S - 1).reshape(-1, 2)  # (B·T·K, 2) centres in grid units (align_corners=False)
+        # grid_sample reads the sprite at q = (u − c) / r for every output point u
+        theta = torch.zeros(len(c), 2, 3, device=c.device, dtype=c.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1 / r
+        theta[:, :, 2] = -c / r
+        grid = F.affine_grid(theta, [len(c), 4, S, S], align_corners=False)
+        src = sprites[:, None].expand(B, T, K, 4, self.sprite, self.sprite).reshape(-1, 4, self.sprite, self.sprite)
+        out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return out.view(B, T, K, 4, S, S)
+
+    def forward(self, codes: Codes, e: torch.Tensor, present: torch.Tensor,
+                window: slice | None = None) -> torch.Tensor:
+        """Frames (B, T, 3, H, W) in [0, 1] (or those of ``window``); e (B, K, 3·width), present (B, K)."""
+        T = codes.noise.shape[1]
+        centres = self.positions(codes, e, T)  # (B, T, K, 2)
+        if window is not None:
+            centres = centres[:, window]
+        layers = self.paste(self.sprites(codes, e), centres)  # (B, T', K, 4, H, W)
+        frame = torch.zeros_like(layers[:, :, 0, :3])
+        for k in range(layers.shape[2]):
+            # painter's algorithm: x ← (1 − α) x + α rgb, in caption order (an absent object has α = 0)
+            alpha = layers[:, :, k, 3:] * present[:, k, None, None, None, None]
+            frame = torch.lerp(frame, layers[:, :, k, :3], alpha)
+        return frame
 
 
 # -- the discriminators --------------------------------------------------------------------------
@@ -266,27 +431,65 @@ class VideoCritic(nn.Module):
         return out
 
 
+class AttributeReader(nn.Module):
+    """Clips (B, T, 3, H, W) in [0, 1] → logits (B, AUX_LOGITS): per colour, present? which shape? which way?
+
+    The auxiliary classifier of AC-GAN (Odena et al., 2017), kept apart from the critics: a
+    plain CNN trained on *real* clips against their captions (no spectral norm, so it learns
+    at the speed of ordinary supervised training). It reads the first and the last frame of a
+    clip stacked as six channels: the shapes are in either, the direction in their difference.
+    The generator is trained to make it read the caption it was asked for.
+    """
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(6, width, 3, padding=1), nn.ReLU(),  # (B, w, 32, 32)
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU(),  # (B, 2w, 16, 16)
+            nn.Conv2d(2 * width, 2 * width, 4, stride=2, padding=1), nn.ReLU(),  # (B, 2w, 8, 8)
+            nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.ReLU())  # (B, 4w, 8, 8)
+        self.head = nn.Linear(4 * width, AUX_LOGITS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([x[:, 0], x[:, -1]], dim=1) * 2 - 1  # (B, 6, H, W)
+        return self.head(self.net(h).amax(dim=(-2, -1)))  # the strongest response anywhere: (B, AUX_LOGITS)
+
+
 # -- the whole model -----------------------------------------------------------------------------
 class VideoGAN(nn.Module):
     """Generator + image critic + video critic; a ``VideoGenerator`` (``sample``) of the library contract.
 
     ``conditional=True`` reads captions of the moving shapes (``sample(n, cond=captions)``).
+    ``layered=True`` (conditional only) draws with a :class:`LayeredGenerator`, one sprite per
+    object, instead of the :class:`MotionContentGenerator`'s whole frames.
     """
 
     def __init__(self, channels: int = 1, size: int = 32, frames: int = 10, *, width: int = 32,
                  critic_width: int = 32, content_dim: int = 32, motion_dim: int = 16, noise_dim: int = 8,
-                 conditional: bool = False, embed_width: int = 16, objects: int = 2, film_shots: int = 5,
+                 conditional: bool = False, layered: bool = False, aux: bool = False, embed_width: int = 16,
+                 objects: int = 2, sprite: int = 16, reader_width: int = 32, film_shots: int = 5,
                  film_clips: int = 4) -> None:
         super().__init__()
-        self.channels, self.size, self.frames = channels, size, frames
+        if (layered or aux) and not (conditional and channels == 3):
+            raise ValueError("layered=True and aux=True read the objects of captions: they need conditional=True "
+                             "and channels=3")
+        self.channels, self.size, self.frames, self.layered = channels, size, frames, layered
         # the generator and the critics read captions through embeddings of their own (each trained by its player)
-        self.embed = CaptionEmbedding(embed_width, objects) if conditional else None
-        self.critic_embed = CaptionEmbedding(embed_width, objects) if conditional else None
-        cond_dim = self.embed.dim if self.embed is not None else 0
-        self.generator = MotionContentGenerator(channels, size, width=width, content_dim=content_dim,
-                                        motion_dim=motion_dim, noise_dim=noise_dim, cond_dim=cond_dim)
-        self.image_critic = ImageCritic(channels, size, width=critic_width, cond_dim=cond_dim)
-        self.video_critic = VideoCritic(channels, size, width=critic_width, cond_dim=cond_dim)
+        if layered:
+            self.generator = LayeredGenerator(size, sprite=sprite, width=width, content_dim=content_dim,
+                                              motion_dim=motion_dim, noise_dim=noise_dim, embed_width=embed_width,
+                                              objects=objects)
+            self.embed = self.generator.embed
+        else:
+            self.embed = CaptionEmbedding(embed_width, objects) if conditional else None
+            self.generator = MotionContentGenerator(channels, size, width=width, content_dim=content_dim,
+                                                    motion_dim=motion_dim, noise_dim=noise_dim,
+                                                    cond_dim=self.embed.dim if conditional else 0)
+        self.critic_embed = ObjectSetEmbedding(4 * embed_width, objects) if conditional else None
+        critic_dim = self.critic_embed.dim if conditional else 0
+        self.image_critic = ImageCritic(channels, size, width=critic_width, cond_dim=critic_dim)
+        self.video_critic = VideoCritic(channels, size, width=critic_width, cond_dim=critic_dim)
+        self.reader = AttributeReader(reader_width) if aux else None
         # the training film: clips of a few fixed codes at a few steps of training, as uint8 frames
         # (snapshots, clips, T, C, H, W), filled by the recipe's loop and saved with the weights
         self.register_buffer("film", torch.zeros(film_shots, film_clips, frames, channels, size, size,
@@ -297,20 +500,28 @@ class VideoGAN(nn.Module):
     def conditional(self) -> bool:
         return self.embed is not None
 
-    def embedding(self, cond: list[str] | None, n: int, critic: bool = False) -> torch.Tensor | None:
-        """The captions' embedding (n, cond_dim) of the generator (or of the critics), or None if unconditional."""
+    def _check_cond(self, cond: list[str] | None, n: int) -> None:
         if self.embed is None:
             if cond is not None:
                 raise ValueError("this GAN is unconditional; use cond=None")
-            return None
-        if cond is None or isinstance(cond, str) or len(cond) != n:
+        elif cond is None or isinstance(cond, str) or len(cond) != n:
             raise ValueError(f"a conditional GAN needs n = {n} captions in cond, got {cond!r:.80}")
+
+    def embedding(self, cond: list[str] | None, n: int, critic: bool = False) -> torch.Tensor | None:
+        """The captions' embedding (n, dim) of the generator (or of the critics), or None if unconditional."""
+        self._check_cond(cond, n)
+        if self.embed is None:
+            return None
         return (self.critic_embed if critic else self.embed)(list(cond))
 
     def generate(self, codes: Codes, cond: list[str] | None = None, window: slice | None = None) -> torch.Tensor:
         """Frames (B, T, C, H, W) in [0, 1] from given codes (or the frames of ``window``), with gradients."""
-        e = self.embedding(cond, codes.content.shape[0])
-        return torch.sigmoid(self.generator(codes, e, window))
+        n = codes.content.shape[0]
+        if self.layered:
+            self._check_cond(cond, n)
+            e, present = self.embed.slots(list(cond))  # (B, K, 3w), (B, K)
+            return self.generator(codes, e, present, window)
+        return self.generator(codes, self.embedding(cond, n), window)
 
     @torch.no_grad()
     def sample(self, n: int, T: int | None = None, *, cond: list[str] | None = None,
@@ -332,7 +543,8 @@ class VideoGAN(nn.Module):
 
     def generator_parameters(self) -> list[nn.Parameter]:
         """What the generator's optimizer updates: the generator and its caption embedding."""
-        return [*self.generator.parameters(), *(self.embed.parameters() if self.embed is not None else [])]
+        extra = self.embed.parameters() if self.embed is not None and not self.layered else []
+        return [*self.generator.parameters(), *extra]
 
     def critic_parameters(self) -> list[nn.Parameter]:
         """What the critics' optimizer updates: both critics and their caption embedding."""
@@ -355,5 +567,6 @@ class VideoGAN(nn.Module):
         return image, self.video_critic(clips, e)
 
 
-__all__ = ["CaptionEmbedding", "Codes", "ImageCritic", "VideoCritic", "MotionContentGenerator", "VideoGAN",
+__all__ = ["AUX_LOGITS", "CaptionEmbedding", "Codes", "ImageCritic", "LayeredGenerator", "MotionContentGenerator",
+           "AttributeReader", "ObjectSetEmbedding", "VideoCritic", "VideoGAN", "attribute_loss", "attribute_targets", "caption_codes",
            "d_bce_loss", "d_hinge_loss", "g_hinge_loss", "g_minimax_loss", "g_nonsaturating_loss"]

@@ -20,7 +20,16 @@ each, so only the order of magnitude matters):
   sample identical (about 1,100);
 - with minibatch standard deviation and the video critic: diverse but flickering
   (about 130); GroupNorm instead of BatchNorm, and training on short windows of
-  frames so that many more steps fit in the budget, did the rest.
+  frames so that many more steps fit in the budget, did the rest;
+- learning rates 5e-4 for both players gave about 60 after 1,500 steps; 1e-3
+  gave 18 after 1,250 (both on 2 CPU threads, about four minutes).
+
+On the captioned shapes (the protocol's 500 captions; real clips read right 0.98
+of the time), the same frame generator with projection critics reached a colour
+accuracy of 0.85 but shape 0.30, direction 0.23 and whole captions 0.00 after
+1,250 steps, and its objects changed colour and shape within a clip (content
+consistency 0.10). Hence ``layered=True`` (one sprite per object, drawn once per
+clip) and ``aux_weight`` (an attribute reader, AC-GAN) for the shapes recipe.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import make_dataset
-from ..models.gan import VideoGAN, d_hinge_loss, g_hinge_loss
+from ..models.gan import VideoGAN, attribute_loss, caption_codes, d_hinge_loss, g_hinge_loss
 from ..runtime import Budget
 from ..train import Every, ema_of
 from . import register
@@ -43,6 +52,13 @@ from .base import Recipe
 class VideoGANRecipe(Recipe):
     data: str = "balls"  # vidgen_edu.data.make_dataset name
     conditional: bool = False  # read the clips' captions (shapes only)
+    layered: bool = False  # draw each caption object as a moving sprite (LayeredGenerator; shapes only)
+    sprite: int = 16  # side of a sprite in pixels (layered only)
+    aux_weight: float = 0.0  # > 0: an attribute reader learns the captions of real clips, and the generator
+    # is trained to make it read the caption asked for (AC-GAN's auxiliary classifier; shapes only)
+    lr_aux: float = 3e-3  # the reader's learning rate (plain supervised training)
+    reader_batch: int = 32  # real clips the reader learns from per step
+    reader_width: int = 32  # the reader's channels at the first layer
     train_clips: Budget = Budget(full=6000, quick=32)  # training clips (split "train", seed 0)
     frames: int = 10  # frames per clip (the generation protocol's length)
     width: int = 32  # generator channels (×4 at 4×4, halving as the map doubles)
@@ -53,19 +69,20 @@ class VideoGANRecipe(Recipe):
     batch_size: int = 16
     window: int = 4  # frames of a clip the video critic judges at a time (a random window each step)
     image_frames: int = 2  # frames of that window the image critic judges
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
     betas: tuple[float, float] = (0.0, 0.99)  # Adam's β₁ = 0: no momentum in a moving game
     ema: float = 0.99  # the sampler keeps an exponential moving average of the generator's weights
     video_weight: float = 1.0  # weight of the video critic in both players' losses
-    steps: Budget = Budget(full=1500, quick=3)  # steps of each player
+    steps: Budget = Budget(full=1200, quick=3)  # steps of each player
     cpu_threads: int | None = None
 
     def build(self) -> VideoGAN:
         channels = 3 if self.data == "shapes" else 1
         return VideoGAN(channels, 32, self.frames, width=self.width, critic_width=self.critic_width,
                         content_dim=self.content_dim, motion_dim=self.motion_dim, noise_dim=self.noise_dim,
-                        conditional=self.conditional)
+                        conditional=self.conditional, layered=self.layered, sprite=self.sprite,
+                        aux=self.aux_weight > 0, reader_width=self.reader_width)
 
     def critic_loss(self, model: VideoGAN, real: torch.Tensor, fake: torch.Tensor,
                     captions: list[str] | None, frames: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,9 +93,17 @@ class VideoGANRecipe(Recipe):
 
     def generator_loss(self, model: VideoGAN, fake: torch.Tensor, captions: list[str] | None,
                        frames: torch.Tensor | None = None) -> torch.Tensor:
-        """The generator's hinge loss: minus the critics' scores of its clips."""
+        """The generator's hinge loss: minus the critics' scores of its clips.
+
+        With ``aux_weight > 0``, plus that weight times the cross-entropy of the attribute
+        reader's reading of its clips against the captions it was asked for.
+        """
         img_f, vid_f = model.critics(fake, captions, frames=frames)
-        return g_hinge_loss(img_f.flatten()) + self.video_weight * g_hinge_loss(vid_f)
+        loss = g_hinge_loss(img_f.flatten()) + self.video_weight * g_hinge_loss(vid_f)
+        if self.aux_weight > 0:
+            # the reader's parameters get gradients here too, but only the generator's optimizer steps
+            loss = loss + self.aux_weight * attribute_loss(model.reader(fake), caption_codes(captions).to(fake.device))
+        return loss
 
     def loss(self, model: VideoGAN, batch: tuple[torch.Tensor, list[str] | None]) -> torch.Tensor:
         """The generator's loss on fresh samples for the batch's captions (what ``fit`` records per step)."""
@@ -96,11 +121,13 @@ class VideoGANRecipe(Recipe):
         data = make_dataset(self.data, "train", num_clips=self.train_clips.value, T=self.frames, seed=0)
         clips = data.data  # (N, T, C, H, W) uint8, converted batch by batch
         captions = list(data.info["captions"]) if self.conditional else None
+        codes = caption_codes(captions) if self.aux_weight > 0 else None  # (N, objects, 3), for the reader
         order = torch.Generator().manual_seed(self.seed)  # batches
         noise = torch.Generator().manual_seed(self.seed + 1)  # the generator's codes
         model.to(device).train()
         opt_g = torch.optim.Adam(model.generator_parameters(), lr=self.lr_g, betas=self.betas)
         opt_d = torch.optim.Adam(model.critic_parameters(), lr=self.lr_d, betas=self.betas)
+        opt_r = torch.optim.Adam(model.reader.parameters(), lr=self.lr_aux) if model.reader is not None else None
         ema = ema_of(model.generator, self.ema)
         history: dict[str, list[float]] = {"critic": [], "generator": []}
         steps, B, T = self.steps.value, self.batch_size, self.frames
@@ -131,6 +158,15 @@ class VideoGANRecipe(Recipe):
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
+            if opt_r is not None:
+                # 1b. the reader: what do real clips show? (a batch of its own, the same window)
+                r_idx = torch.randint(0, len(clips), (self.reader_batch,), generator=order)
+                r_clips = (clips[r_idx, window].float() / 255).to(device)
+                loss_r = attribute_loss(model.reader(r_clips), codes[r_idx].to(device))
+                opt_r.zero_grad(set_to_none=True)
+                loss_r.backward()
+                opt_r.step()
+                history.setdefault("reader", []).append(loss_r.item())
             # 2. generator: fresh codes, raise the critics' scores (only its own parameters step)
             fake = model.generate(model.generator.draw(B, T, noise, device), cond, window)
             loss_g = self.generator_loss(model, fake, cond, frames)
