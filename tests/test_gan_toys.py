@@ -228,7 +228,9 @@ def test_spectral_norm_bound_of_a_plain_layer_and_reading_is_pure():
 
 
 def test_spectral_critic_layers_are_normalized():
-    critic = ToyCritic(width=32, spectral=True)
+    with torch.random.fork_rng():  # the same initial weights whatever ran before (power iteration speed varies)
+        torch.manual_seed(0)
+        critic = ToyCritic(width=32, spectral=True)
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
     for _ in range(30):
         critic(x)

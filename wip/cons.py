@@ -19,3 +19,7 @@ out = ((pos < 3) | (pos > 29)).any(-1).any(-1).any(-1)
 print("presence differs", col.float().mean().item(), "shape differs", shp.float().mean().item(), "a centre within 3px of the border", out.float().mean().item())
 print("inconsistent & near border", ((col | shp) & out).float().mean().item())
 print("speed px/frame", (pos[:, 1:] - pos[:, :-1]).norm(dim=-1).mean().item())
+inc = col | shp
+d = (pos[:, :, 0] - pos[:, :, 1]).norm(dim=-1).min(dim=1).values  # (B,) closest approach
+ov = d < 10
+print("overlap share all", ov.float().mean().item(), "among inconsistent", ov[inc].float().mean().item(), "n inconsistent", inc.sum().item())
