@@ -380,6 +380,16 @@ def minibatch_std(h: torch.Tensor, group: int = 4) -> torch.Tensor:
     return torch.cat([h, y.view(N, 1, *([1] * (h.dim() - 2))).expand(N, 1, *h.shape[2:])], dim=1)
 
 
+def projection_score(score: nn.Module, project: nn.Module | None, phi: torch.Tensor,
+                     e: torch.Tensor | None) -> torch.Tensor:
+    """A critic's score (N,) from its features φ (N, c): ``w·φ(x)``, plus ``⟨V e(y), φ(x)⟩`` with a caption."""
+    # D(x, y) = w·φ(x) + ⟨V e(y), φ(x)⟩
+    out = score(phi).squeeze(1)
+    if project is not None and e is not None:
+        out = out + (project(e) * phi).sum(dim=1)
+    return out
+
+
 class ImageCritic(nn.Module):
     """Frames (N, C, H, W) in [0, 1] → scores (N,): spectrally normalized convolutions, + projection."""
 
@@ -398,11 +408,7 @@ class ImageCritic(nn.Module):
 
     def forward(self, x: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
         phi = self.last(minibatch_std(self.features(2 * x - 1))).sum(dim=(-2, -1))  # (N, c): sum-pooled features
-        # D(x, y) = w·φ(x) + ⟨V e(y), φ(x)⟩
-        out = self.score(phi).squeeze(1)
-        if self.project is not None and e is not None:
-            out = out + (self.project(e) * phi).sum(dim=1)
-        return out
+        return projection_score(self.score, self.project, phi, e)
 
 
 class VideoCritic(nn.Module):
@@ -425,10 +431,7 @@ class VideoCritic(nn.Module):
         B, T, C, H, W = x.shape
         h = self.unshuffle((2 * x - 1).flatten(0, 1)).view(B, T, 4 * C, H // 2, W // 2).transpose(1, 2)
         phi = self.last(minibatch_std(self.features(h))).sum(dim=(-3, -2, -1))  # (B, c)
-        out = self.score(phi).squeeze(1)
-        if self.project is not None and e is not None:
-            out = out + (self.project(e) * phi).sum(dim=1)
-        return out
+        return projection_score(self.score, self.project, phi, e)
 
 
 class AttributeReader(nn.Module):
@@ -567,6 +570,7 @@ class VideoGAN(nn.Module):
         return image, self.video_critic(clips, e)
 
 
-__all__ = ["AUX_LOGITS", "CaptionEmbedding", "Codes", "ImageCritic", "LayeredGenerator", "MotionContentGenerator",
-           "AttributeReader", "ObjectSetEmbedding", "VideoCritic", "VideoGAN", "attribute_loss", "attribute_targets", "caption_codes",
-           "d_bce_loss", "d_hinge_loss", "g_hinge_loss", "g_minimax_loss", "g_nonsaturating_loss"]
+__all__ = ["AUX_LOGITS", "AttributeReader", "CaptionEmbedding", "Codes", "ImageCritic", "LayeredGenerator",
+           "MotionContentGenerator", "ObjectSetEmbedding", "VideoCritic", "VideoGAN", "attribute_loss",
+           "attribute_targets", "caption_codes", "d_bce_loss", "d_hinge_loss", "g_hinge_loss", "g_minimax_loss",
+           "g_nonsaturating_loss", "projection_score"]
