@@ -19,6 +19,15 @@ from vidgen_edu.runtime import Budget
 NAMES = recipes.names()
 
 
+def _steps_recorded(history: list[float] | dict[str, list[float]]) -> int:
+    """Steps in a training history: a list of losses, or a dict of them (e.g. a GAN's players), all as long."""
+    if isinstance(history, dict):
+        lengths = {len(h) for h in history.values()}
+        assert len(lengths) == 1, f"the losses of one run have different lengths: {lengths}"
+        return lengths.pop()
+    return len(history)
+
+
 @pytest.fixture(scope="module")
 def quick_cache(tmp_path_factory):
     """Quick mode and an empty cache for the whole module; trained models are shared by the tests."""
@@ -71,6 +80,13 @@ def test_model_outputs_have_the_contract_shapes_and_ranges(name, trained):
         assert future.min() >= 0 and future.max() <= 1 and not future.requires_grad
         with pytest.raises(ValueError):
             model(torch.rand(2, 6, model.channels + 1, model.size, model.size))
+    elif isinstance(model, VideoGenerator):  # sample gives frames in [0, 1], reproducible with a generator
+        a = model.sample(2, 6, generator=torch.Generator().manual_seed(3))
+        b = model.sample(2, 6, generator=torch.Generator().manual_seed(3))
+        assert a.shape == (2, 6, model.channels, model.size, model.size) and torch.equal(a, b)
+        assert a.min() >= 0 and a.max() <= 1 and not a.requires_grad
+        with pytest.raises(ValueError):  # a caption for an unconditional model, or one too few for a conditional
+            model.sample(2, 6, cond=["a red square moves left"])
     else:  # a frame VAE: forward gives (logits, mu, logvar), decode gives frames in [0, 1]
         x = torch.rand(5, 1, 32, 32)
         logits, mu, logvar = model(x)
@@ -101,7 +117,7 @@ def test_same_seed_same_weights_on_cpu(name, trained):
     again, info = r.train("cpu")  # trained anew, with the same seed as the fixture's model
     for (key, x), (_, y) in zip(trained[name].state_dict().items(), again.state_dict().items()):
         assert torch.equal(x, y), key
-    assert len(info["history"]) == r.steps.quick and info["train_s"] > 0
+    assert _steps_recorded(info["history"]) == r.steps.quick and info["train_s"] > 0
 
 
 def test_another_seed_gives_other_weights(trained):
@@ -117,7 +133,7 @@ def test_checkpoint_round_trip(name, trained, quick_cache):
     again = recipes.load(r, "cpu")  # from the cache the fixture filled
     for (key, x), (_, y) in zip(trained[name].state_dict().items(), again.state_dict().items()):
         assert torch.equal(x, y), key
-    assert len(recipes.info(name)["history"]) == r.steps.quick
+    assert _steps_recorded(recipes.info(name)["history"]) == r.steps.quick
 
 
 @pytest.mark.parametrize("generator", [RealClips("balls"), RealClips("shapes")], ids=["real-balls", "real-shapes"])
