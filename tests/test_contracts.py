@@ -138,7 +138,7 @@ def test_checkpoint_round_trip(name, trained, quick_cache):
 
 @pytest.mark.parametrize("generator", [RealClips("balls"), RealClips("shapes")], ids=["real-balls", "real-shapes"])
 def test_generators_honour_the_generator_argument(generator):
-    # and every registered recipe whose model is a VideoGenerator (none before the generative chapters)
+    # (the registered recipes whose model is a VideoGenerator, the GANs, are checked the same way above)
     assert isinstance(generator, VideoGenerator)
     a = generator.sample(3, 5, generator=torch.Generator().manual_seed(7))
     b = generator.sample(3, 5, generator=torch.Generator().manual_seed(7))

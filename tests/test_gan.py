@@ -211,3 +211,15 @@ def test_attribute_targets_and_loss_on_a_hand_case(layered):
     assert layered.reader(torch.rand(2, 6, 3, 32, 32)).shape == (2, AUX_LOGITS)
     with pytest.raises(ValueError, match="layered"):
         VideoGAN(1, 32, 6, layered=True)
+
+
+def test_projection_score_is_the_unconditional_score_plus_the_inner_product():
+    from vidgen_edu.models.gan import projection_score
+
+    torch.manual_seed(0)
+    score, project = torch.nn.Linear(5, 1), torch.nn.Linear(3, 5, bias=False)
+    phi, e = torch.randn(4, 5), torch.randn(4, 3)
+    # D(x, y) = w·φ(x) + b + ⟨V e(y), φ(x)⟩, written out with the layers' weights
+    want = phi @ score.weight[0] + score.bias + ((e @ project.weight.T) * phi).sum(dim=1)
+    torch.testing.assert_close(projection_score(score, project, phi, e), want)
+    torch.testing.assert_close(projection_score(score, None, phi, e), phi @ score.weight[0] + score.bias)
