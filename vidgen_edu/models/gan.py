@@ -382,8 +382,8 @@ def minibatch_std(h: torch.Tensor, group: int = 4) -> torch.Tensor:
 
 def projection_score(score: nn.Module, project: nn.Module | None, phi: torch.Tensor,
                      e: torch.Tensor | None) -> torch.Tensor:
-    """A critic's score (N,) from its features φ (N, c): ``w·φ(x)``, plus ``⟨V e(y), φ(x)⟩`` with a caption."""
-    # D(x, y) = w·φ(x) + ⟨V e(y), φ(x)⟩
+    """A critic's score (N,) from its features φ (N, c): ``w·φ(x) + b``, plus ``⟨V e(y), φ(x)⟩`` with a caption."""
+    # D(x, y) = w·φ(x) + b + ⟨V e(y), φ(x)⟩  (score is the linear layer w, b; project is V)
     out = score(phi).squeeze(1)
     if project is not None and e is not None:
         out = out + (project(e) * phi).sum(dim=1)
