@@ -13,7 +13,7 @@ from vidgen_edu import attributes
 from vidgen_edu.checkpoints import load_checkpoint, save_checkpoint
 from vidgen_edu.data import COLORS, DIRECTIONS, SHAPES
 from vidgen_edu.models.api import VideoGenerator
-from vidgen_edu.models.gan import VideoGAN, d_hinge_loss, g_hinge_loss, minibatch_std
+from vidgen_edu.models.gan import VideoGAN, d_hinge_loss, g_hinge_loss, minibatch_std, object_crops
 from vidgen_edu.models.latent_walk import LatentWalk
 from vidgen_edu.models.vae import ConvVAE
 from vidgen_edu.recipes import video_gan
@@ -223,3 +223,58 @@ def test_projection_score_is_the_unconditional_score_plus_the_inner_product():
     want = phi @ score.weight[0] + score.bias + ((e @ project.weight.T) * phi).sum(dim=1)
     torch.testing.assert_close(projection_score(score, project, phi, e), want)
     torch.testing.assert_close(projection_score(score, None, phi, e), phi @ score.weight[0] + score.bias)
+
+
+def test_margin_shifts_each_path_into_the_frame_without_bending_it():
+    free = VideoGAN(3, 32, 8, width=8, content_dim=4, motion_dim=4, conditional=True, layered=True).generator
+    kept = VideoGAN(3, 32, 8, width=8, content_dim=4, motion_dim=4, conditional=True, layered=True,
+                    margin=5.0).generator
+    with torch.no_grad():
+        free.velocity.bias[:] = 10.0  # every object runs right and down at full speed: out of the frame
+    kept.load_state_dict(free.state_dict())
+    codes = free.draw(3, 8, torch.Generator().manual_seed(0))
+    e, _ = free.embed.slots(CAPS + CAPS[:1])
+    p_free, p_kept = free.positions(codes, e, 8), kept.positions(codes, e, 8)  # (B, T, K, 2)
+    assert p_free.max() > 27  # outside [5, 27] before the shift
+    assert p_kept.min() >= 5 - 1e-4 and p_kept.max() <= 27 + 1e-4
+    # one translation per path: the steps between frames are unchanged
+    torch.testing.assert_close(p_kept[:, 1:] - p_kept[:, :-1], p_free[:, 1:] - p_free[:, :-1])
+
+
+def test_object_crops_are_centred_on_the_objects():
+    frames = torch.zeros(1, 2, 3, 32, 32)
+    frames[0, 0, :, 10, 20] = 1.0  # a white pixel covering x in [20, 21], y in [10, 11]
+    frames[0, 1, 1, 3, 4] = 1.0  # a green one covering [4, 5] × [3, 4], near the corner
+    centres = torch.tensor([[[[20.0, 10.0]], [[4.0, 3.0]]]])  # (B, T, K, 2): each pixel's top-left corner
+    crops = object_crops(frames, centres, 8)  # (2, 3, 8, 8): windows [c − 4, c + 4] in x and y
+    assert crops.shape == (2, 3, 8, 8)
+    # the window's pixel 4 covers [c, c + 1]: that is where the marked pixel lands, whole
+    torch.testing.assert_close(crops[0, :, 4, 4], torch.ones(3))
+    assert crops[0].sum() == pytest.approx(3.0, abs=1e-5)
+    assert crops[1, 1, 4, 4] == pytest.approx(1.0) and crops[1].sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_object_critic_needs_the_layered_generator():
+    with pytest.raises(ValueError, match="layered"):
+        VideoGAN(3, 32, 6, conditional=True, crop=16)
+
+
+def test_shapes_recipe_trains_with_reader_warmup_object_critic_and_opacity_penalty():
+    r = dataclasses.replace(video_gan.SHAPES, steps=Budget(full=2, quick=2), train_clips=Budget(full=16, quick=16),
+                            width=8, critic_width=8, reader_width=8, reader_warmup=Budget(full=3, quick=3),
+                            reader_batch=4, batch_size=4)
+    assert r.object_weight > 0 and r.margin is not None and r.opacity_weight > 0  # what the chapter's recipe uses
+    model, info = r.train("cpu")
+    assert model.object_critic is not None
+    assert len(info["history"]["reader"]) == 2  # one reader step per game step (the warm-up is not recorded)
+    assert len(info["history"]["critic"]) == 2
+    ids = {id(p) for p in model.critic_parameters()}
+    assert all(id(p) in ids for p in model.object_critic.parameters())
+    # the generator's loss adds opacity_weight · mean α(1 − α) of the sprites it drew
+    captions = ["a red square moves left; a blue circle moves down"] * 2
+    model.eval()  # spectral norm's power iteration stays put: both losses see the same critics
+    fake = model.generate(model.generator.draw(2, 10, torch.Generator().manual_seed(0)), captions)
+    a = model.generator.last_opacity
+    without = dataclasses.replace(r, opacity_weight=0.0).generator_loss(model, fake, captions)
+    with_penalty = r.generator_loss(model, fake, captions)
+    assert (with_penalty - without).item() == pytest.approx(r.opacity_weight * (a * (1 - a)).mean().item(), rel=1e-4)

@@ -267,20 +267,23 @@ class LayeredGenerator(nn.Module):
       ``p_t = p_0 + Σ_{τ≤t} v_τ``;
     - the sprite is pasted at ``p_t`` (a translation by ``grid_sample``, so the position gets
       gradients) and painted over the frame in caption order,
-      ``x ← (1 − α) x + α rgb``, on a black background.
+      ``x ← (1 − α) x + α rgb``, on a black background;
+    - with ``margin = m``, each object's whole path is shifted by the least translation that
+      keeps its centres in ``[m, size − m]``, as the simulator keeps its shapes inside the frame.
 
     Content cannot change within a clip here: a frame is the same sprites at new places.
     """
 
     def __init__(self, size: int = 32, *, sprite: int = 16, width: int = 32, content_dim: int = 16,
                  motion_dim: int = 16, noise_dim: int = 0, embed_width: int = 16, objects: int = 2,
-                 max_speed: float = 2.0) -> None:
+                 max_speed: float = 2.0, margin: float | None = None) -> None:
         super().__init__()
         if sprite % 4 or not 8 <= sprite <= size:
             raise ValueError(f"sprite must be a multiple of 4 between 8 and size = {size}, got {sprite}")
         self.channels, self.size, self.sprite, self.objects = 3, size, sprite, objects
         self.content_dim, self.motion_dim, self.noise_dim = content_dim, motion_dim, noise_dim
         self.max_speed = max_speed  # pixels per frame
+        self.margin = margin  # None: paths anywhere; else each path shifted into [margin, size − margin]
         self.embed = CaptionEmbedding(embed_width, objects)
         ups: list[nn.Module] = []
         s = 4
@@ -325,7 +328,13 @@ class LayeredGenerator(nn.Module):
             h = self.motion(torch.cat([eps, d], dim=-1), h)
             p = p + self.max_speed * torch.tanh(self.velocity(h))
             out.append(p)
-        return torch.stack(out, dim=1).view(B, K, T, 2).transpose(1, 2)  # (B, T, K, 2)
+        p = torch.stack(out, dim=1).view(B, K, T, 2).transpose(1, 2)  # (B, T, K, 2)
+        if self.margin is None:
+            return p
+        # the simulator's shapes never leave the frame: shift each path (not each frame) into the box,
+        # by the least translation that brings its extremes inside [m, S − m] (zero for a path already inside)
+        lo, hi = p.amin(dim=1, keepdim=True), p.amax(dim=1, keepdim=True)  # (B, 1, K, 2)
+        return p + F.relu(self.margin - lo) - F.relu(hi - (self.size - self.margin))
 
     def paste(self, sprites: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
         """Sprites (B, K, 4, s, s) placed at centres (B, T, K, 2) → layers (B, T, K, 4, H, W)."""
@@ -348,7 +357,10 @@ class LayeredGenerator(nn.Module):
         centres = self.positions(codes, e, T)  # (B, T, K, 2)
         if window is not None:
             centres = centres[:, window]
-        layers = self.paste(self.sprites(codes, e), centres)  # (B, T', K, 4, H, W)
+        sprites = self.sprites(codes, e)  # (B, K, 4, s, s)
+        self.last_opacity = sprites[:, :, 3] * present[:, :, None, None]  # (B, K, s, s), for an opacity penalty
+        self.last_centres = centres  # (B, T', K, 2), for the object critic
+        layers = self.paste(sprites, centres)  # (B, T', K, 4, H, W)
         frame = torch.zeros_like(layers[:, :, 0, :3])
         for k in range(layers.shape[2]):
             # painter's algorithm: x ← (1 − α) x + α rgb, in caption order (an absent object has α = 0)
@@ -411,6 +423,19 @@ class ImageCritic(nn.Module):
         return projection_score(self.score, self.project, phi, e)
 
 
+def object_crops(frames: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tensor:
+    """Windows (B·T·K, C, size, size) of frames (B, T, C, H, W) centred on centres (B, T, K, 2) (pixels, x then y)."""
+    B, T, K, _ = centres.shape
+    C, H = frames.shape[2], frames.shape[-1]
+    c = (2 * centres / H - 1).reshape(-1, 2)  # (B·T·K, 2) in grid units (align_corners=False)
+    theta = torch.zeros(len(c), 2, 3, device=c.device, dtype=c.dtype)
+    theta[:, 0, 0] = theta[:, 1, 1] = size / H  # a window of `size` pixels
+    theta[:, :, 2] = c
+    grid = F.affine_grid(theta, [len(c), C, size, size], align_corners=False)
+    src = frames[:, :, None].expand(B, T, K, C, H, H).reshape(-1, C, H, H)
+    return F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 class VideoCritic(nn.Module):
     """Clips (B, T, C, H, W) in [0, 1] → scores (B,): 3-D convolutions over time and space, + projection."""
 
@@ -470,18 +495,20 @@ class VideoGAN(nn.Module):
     def __init__(self, channels: int = 1, size: int = 32, frames: int = 10, *, width: int = 32,
                  critic_width: int = 32, content_dim: int = 32, motion_dim: int = 16, noise_dim: int = 8,
                  conditional: bool = False, layered: bool = False, aux: bool = False, embed_width: int = 16,
-                 objects: int = 2, sprite: int = 16, reader_width: int = 32, film_shots: int = 5,
-                 film_clips: int = 4) -> None:
+                 objects: int = 2, sprite: int = 16, margin: float | None = None, crop: int = 0,
+                 reader_width: int = 32, film_shots: int = 5, film_clips: int = 4) -> None:
         super().__init__()
         if (layered or aux) and not (conditional and channels == 3):
             raise ValueError("layered=True and aux=True read the objects of captions: they need conditional=True "
                              "and channels=3")
+        if crop and not layered:
+            raise ValueError("crop > 0 (the object critic) needs layered=True: it crops around the sprites' positions")
         self.channels, self.size, self.frames, self.layered = channels, size, frames, layered
         # the generator and the critics read captions through embeddings of their own (each trained by its player)
         if layered:
             self.generator = LayeredGenerator(size, sprite=sprite, width=width, content_dim=content_dim,
                                               motion_dim=motion_dim, noise_dim=noise_dim, embed_width=embed_width,
-                                              objects=objects)
+                                              objects=objects, margin=margin)
             self.embed = self.generator.embed
         else:
             self.embed = CaptionEmbedding(embed_width, objects) if conditional else None
@@ -493,6 +520,9 @@ class VideoGAN(nn.Module):
         self.image_critic = ImageCritic(channels, size, width=critic_width, cond_dim=critic_dim)
         self.video_critic = VideoCritic(channels, size, width=critic_width, cond_dim=critic_dim)
         self.reader = AttributeReader(reader_width) if aux else None
+        # crop > 0 (layered only): a third critic judges windows of crop × crop pixels around each object
+        self.crop = crop
+        self.object_critic = ImageCritic(channels, crop, width=critic_width) if crop else None
         # the training film: clips of a few fixed codes at a few steps of training, as uint8 frames
         # (snapshots, clips, T, C, H, W), filled by the recipe's loop and saved with the weights
         self.register_buffer("film", torch.zeros(film_shots, film_clips, frames, channels, size, size,
@@ -550,9 +580,10 @@ class VideoGAN(nn.Module):
         return [*self.generator.parameters(), *extra]
 
     def critic_parameters(self) -> list[nn.Parameter]:
-        """What the critics' optimizer updates: both critics and their caption embedding."""
+        """What the critics' optimizer updates: the critics (image, video, object) and their caption embedding."""
         extra = self.critic_embed.parameters() if self.critic_embed is not None else []
-        return [*self.image_critic.parameters(), *self.video_critic.parameters(), *extra]
+        objects = self.object_critic.parameters() if self.object_critic is not None else []
+        return [*self.image_critic.parameters(), *self.video_critic.parameters(), *objects, *extra]
 
     @property
     def device(self) -> torch.device:
@@ -573,4 +604,4 @@ class VideoGAN(nn.Module):
 __all__ = ["AUX_LOGITS", "AttributeReader", "CaptionEmbedding", "Codes", "ImageCritic", "LayeredGenerator",
            "MotionContentGenerator", "ObjectSetEmbedding", "VideoCritic", "VideoGAN", "attribute_loss",
            "attribute_targets", "caption_codes", "d_bce_loss", "d_hinge_loss", "g_hinge_loss", "g_minimax_loss",
-           "g_nonsaturating_loss", "projection_score"]
+           "g_nonsaturating_loss", "object_crops", "projection_score"]
