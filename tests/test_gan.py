@@ -226,19 +226,22 @@ def test_projection_score_is_the_unconditional_score_plus_the_inner_product():
 
 
 def test_margin_shifts_each_path_into_the_frame_without_bending_it():
-    free = VideoGAN(3, 32, 8, width=8, content_dim=4, motion_dim=4, conditional=True, layered=True).generator
-    kept = VideoGAN(3, 32, 8, width=8, content_dim=4, motion_dim=4, conditional=True, layered=True,
-                    margin=5.0).generator
+    g = VideoGAN(3, 32, 8, width=8, content_dim=4, motion_dim=4, conditional=True, layered=True,
+                 margin=5.0).generator
     with torch.no_grad():
-        free.velocity.bias[:] = 10.0  # every object runs right and down at full speed: out of the frame
-    kept.load_state_dict(free.state_dict())
-    codes = free.draw(3, 8, torch.Generator().manual_seed(0))
-    e, _ = free.embed.slots(CAPS + CAPS[:1])
-    p_free, p_kept = free.positions(codes, e, 8), kept.positions(codes, e, 8)  # (B, T, K, 2)
+        g.velocity.bias[:] = 10.0  # every object runs right and down at full speed: out of the frame
+    codes = g.draw(3, 8, torch.Generator().manual_seed(0))
+    e, _ = g.embed.slots(CAPS + CAPS[:1])
+    p_free, p_kept = g.paths(codes, e, 8), g.positions(codes, e, 8)  # (B, T, K, 2)
     assert p_free.max() > 27  # outside [5, 27] before the shift
     assert p_kept.min() >= 5 - 1e-4 and p_kept.max() <= 27 + 1e-4
     # one translation per path: the steps between frames are unchanged
     torch.testing.assert_close(p_kept[:, 1:] - p_kept[:, :-1], p_free[:, 1:] - p_free[:, :-1])
+    # a path already inside is not moved; without a margin nothing is
+    inside = torch.full((1, 8, 1, 2), 16.0)
+    torch.testing.assert_close(g.keep_inside(inside), inside)
+    g.margin = None
+    torch.testing.assert_close(g.positions(codes, e, 8), p_free)
 
 
 def test_object_crops_are_centred_on_the_objects():

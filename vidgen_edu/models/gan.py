@@ -254,6 +254,19 @@ class MotionContentGenerator(nn.Module):
         return torch.sigmoid(logits).view(B, T, self.channels, self.size, self.size)
 
 
+def resample(src: torch.Tensor, scale: float, offset: torch.Tensor, out: int) -> torch.Tensor:
+    """src (N, C, h, w) read at ``q = scale · u + offset`` for every point u of an (out × out) grid → (N, C, out, out).
+
+    Coordinates in [−1, 1] grid units (``align_corners=False``), bilinear, zero outside: a
+    translation and a zoom, differentiable in the offset (N, 2), x then y.
+    """
+    theta = torch.zeros(len(src), 2, 3, device=src.device, dtype=src.dtype)
+    theta[:, 0, 0] = theta[:, 1, 1] = scale
+    theta[:, :, 2] = offset
+    grid = F.affine_grid(theta, [len(src), src.shape[1], out, out], align_corners=False)
+    return F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 class LayeredGenerator(nn.Module):
     """Captions' objects → a clip (B, T, 3, H, W) in [0, 1], drawn as moving sprites, one per object.
 
@@ -314,7 +327,11 @@ class LayeredGenerator(nn.Module):
         return torch.sigmoid(self.draw_sprite(h)).view(B, K, 4, self.sprite, self.sprite)
 
     def positions(self, codes: Codes, e: torch.Tensor, T: int) -> torch.Tensor:
-        """Centres (B, T, K, 2) in pixels, x then y, from the motion codes and the direction embeddings."""
+        """Centres (B, T, K, 2) in pixels, x then y: the GRU's :meth:`paths`, kept inside the frame."""
+        return self.keep_inside(self.paths(codes, e, T))
+
+    def paths(self, codes: Codes, e: torch.Tensor, T: int) -> torch.Tensor:
+        """The GRU's centres (B, T, K, 2) in pixels, x then y, from the motion codes and direction embeddings."""
         B, K, _ = codes.motion0.shape
         w = self.embed.width
         d = e[..., 2 * w:].flatten(0, 1)  # (B·K, w) direction
@@ -328,12 +345,18 @@ class LayeredGenerator(nn.Module):
             h = self.motion(torch.cat([eps, d], dim=-1), h)
             p = p + self.max_speed * torch.tanh(self.velocity(h))
             out.append(p)
-        p = torch.stack(out, dim=1).view(B, K, T, 2).transpose(1, 2)  # (B, T, K, 2)
+        return torch.stack(out, dim=1).view(B, K, T, 2).transpose(1, 2)  # (B, T, K, 2)
+
+    def keep_inside(self, p: torch.Tensor) -> torch.Tensor:
+        """Paths (B, T, K, 2) shifted inside ``[margin, size − margin]`` (unchanged when ``margin`` is None).
+
+        The simulator's shapes never leave the frame: each path (not each frame) moves by the
+        least translation that brings its extremes inside the box (zero for a path already inside).
+        """
         if self.margin is None:
             return p
-        # the simulator's shapes never leave the frame: shift each path (not each frame) into the box,
-        # by the least translation that brings its extremes inside [m, S − m] (zero for a path already inside)
         lo, hi = p.amin(dim=1, keepdim=True), p.amax(dim=1, keepdim=True)  # (B, 1, K, 2)
+        # p_t + max(0, m − min_τ p_τ) − max(0, max_τ p_τ − (S − m))
         return p + F.relu(self.margin - lo) - F.relu(hi - (self.size - self.margin))
 
     def paste(self, sprites: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
@@ -341,14 +364,9 @@ class LayeredGenerator(nn.Module):
         B, T, K, _ = centres.shape
         S, r = self.size, self.sprite / self.size  # the sprite's half-width in [−1, 1] units is r
         c = (2 * centres / S - 1).reshape(-1, 2)  # (B·T·K, 2) centres in grid units (align_corners=False)
-        # grid_sample reads the sprite at q = (u − c) / r for every output point u
-        theta = torch.zeros(len(c), 2, 3, device=c.device, dtype=c.dtype)
-        theta[:, 0, 0] = theta[:, 1, 1] = 1 / r
-        theta[:, :, 2] = -c / r
-        grid = F.affine_grid(theta, [len(c), 4, S, S], align_corners=False)
         src = sprites[:, None].expand(B, T, K, 4, self.sprite, self.sprite).reshape(-1, 4, self.sprite, self.sprite)
-        out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        return out.view(B, T, K, 4, S, S)
+        # read the sprite at q = (u − c) / r for every output point u
+        return resample(src, 1 / r, -c / r, S).view(B, T, K, 4, S, S)
 
     def forward(self, codes: Codes, e: torch.Tensor, present: torch.Tensor,
                 window: slice | None = None) -> torch.Tensor:
@@ -428,12 +446,8 @@ def object_crops(frames: torch.Tensor, centres: torch.Tensor, size: int) -> torc
     B, T, K, _ = centres.shape
     C, H = frames.shape[2], frames.shape[-1]
     c = (2 * centres / H - 1).reshape(-1, 2)  # (B·T·K, 2) in grid units (align_corners=False)
-    theta = torch.zeros(len(c), 2, 3, device=c.device, dtype=c.dtype)
-    theta[:, 0, 0] = theta[:, 1, 1] = size / H  # a window of `size` pixels
-    theta[:, :, 2] = c
-    grid = F.affine_grid(theta, [len(c), C, size, size], align_corners=False)
     src = frames[:, :, None].expand(B, T, K, C, H, H).reshape(-1, C, H, H)
-    return F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return resample(src, size / H, c, size)  # a window of `size` pixels around each centre
 
 
 class VideoCritic(nn.Module):
@@ -604,4 +618,4 @@ class VideoGAN(nn.Module):
 __all__ = ["AUX_LOGITS", "AttributeReader", "CaptionEmbedding", "Codes", "ImageCritic", "LayeredGenerator",
            "MotionContentGenerator", "ObjectSetEmbedding", "VideoCritic", "VideoGAN", "attribute_loss",
            "attribute_targets", "caption_codes", "d_bce_loss", "d_hinge_loss", "g_hinge_loss", "g_minimax_loss",
-           "g_nonsaturating_loss", "object_crops", "projection_score"]
+           "g_nonsaturating_loss", "object_crops", "projection_score", "resample"]
