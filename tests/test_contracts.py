@@ -14,6 +14,8 @@ import torch
 from vidgen_edu import recipes
 from vidgen_edu.evaluation import RealClips
 from vidgen_edu.models.api import FramePredictor, VideoGenerator
+from vidgen_edu.models.diffusion import ToyVelocityNet
+from vidgen_edu.models.video_vae import TubeletVAE
 from vidgen_edu.runtime import Budget
 
 NAMES = recipes.names()
@@ -87,6 +89,20 @@ def test_model_outputs_have_the_contract_shapes_and_ranges(name, trained):
         assert a.min() >= 0 and a.max() <= 1 and not a.requires_grad
         with pytest.raises(ValueError):  # a caption for an unconditional model, or one too few for a conditional
             model.sample(2, 6, cond=["a red square moves left"])
+    elif isinstance(model, TubeletVAE):  # a video autoencoder: clips ↔ latents (B, T/τ, c, h, w)
+        clips = torch.rand(2, model.frames, model.channels, model.size, model.size)
+        logits, mu, logvar = model(clips)
+        latent = (2, model.frames // model.tubelet, model.latent_channels, model.latent_size, model.latent_size)
+        assert logits.shape == clips.shape and mu.shape == logvar.shape == latent
+        frames = model.decode(model.latents(clips))
+        assert frames.shape == clips.shape and frames.min() >= 0 and frames.max() <= 1 and not frames.requires_grad
+        with pytest.raises(ValueError):
+            model(torch.rand(2, model.frames, model.channels + 1, model.size, model.size))
+    elif isinstance(model, ToyVelocityNet):  # a 2-D velocity field v(x, t, label)
+        v = model(torch.randn(5, 2), torch.rand(5), torch.arange(5))
+        assert v.shape == (5, 2) and torch.isfinite(v).all()
+        with pytest.raises(ValueError):
+            model(torch.randn(5, 3), torch.rand(5))
     else:  # a frame VAE: forward gives (logits, mu, logvar), decode gives frames in [0, 1]
         x = torch.rand(5, 1, 32, 32)
         logits, mu, logvar = model(x)

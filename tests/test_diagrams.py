@@ -40,6 +40,10 @@ LABELS = {
                               "skip", "no prediction is fed back"],
     "video_gan": ["content $z_c$", "motion $z_m$", "GRU", "frame decoder", "generated", "real clip",
                   "real or", "image critic", "video critic", "window of frames"],
+    "latent_flow": ["clip $x$", "tubelet encoder", "latent $z_1$", "z_t = (1-t)\\,z_0 + t\\,z_1",
+                    "z_0 \\sim \\mathcal{N}(0, I)", "diffusion\ntransformer", "velocity", "v_\\theta - (z_1 - z_0)",
+                    "caption words", "in context", "adaLN", "ODE: Euler / Heun", "\\tilde v = v_\\varnothing",
+                    "tubelet decoder", "generated"],
 }
 # where each diagram stands in the book: chapter, figure label
 PLACES = {
@@ -49,6 +53,7 @@ PLACES = {
     "divided_space_time_block": ("05_attention.md", "fig-ch05-block"),
     "all_at_once_predictor": ("04_recurrent.md", "fig-ch04-all-at-once"),
     "video_gan": ("08_gans.md", "fig-ch08-design"),
+    "latent_flow": ("10_diffusion.md", "fig-ch10-design"),
 }
 
 

@@ -85,7 +85,9 @@ def show(name_or_recipe: str | Recipe) -> Any:
 # every recipe module registers its recipes on import
 from . import (  # noqa: E402
     convgru_predictor,
+    flow_toy,
     frame_vae,
+    latent_flow,
     simvp_predictor,
     stochastic_predictor,
     video_gan,
@@ -93,5 +95,5 @@ from . import (  # noqa: E402
 )
 
 __all__ = ["Recipe", "get", "info", "load", "names", "register", "show", "source",
-           "convgru_predictor", "frame_vae", "simvp_predictor", "stochastic_predictor", "video_gan",
-           "video_transformer"]
+           "convgru_predictor", "flow_toy", "frame_vae", "latent_flow", "simvp_predictor", "stochastic_predictor",
+           "video_gan", "video_transformer"]

@@ -9,7 +9,8 @@ the website, in JupyterLab and on Colab:
 - :func:`next_frame_predictor` — chapter 04's recurrent ``NextFramePredictor``;
 - :func:`divided_space_time_block` — one pre-norm divided space-time block (chapter 05);
 - :func:`all_at_once_predictor` — a SimVP-like predictor that makes every future frame in one pass;
-- :func:`video_gan` — chapter 08's content–motion generator and its image and video critics.
+- :func:`video_gan` — chapter 08's content–motion generator and its image and video critics;
+- :func:`latent_flow` — chapter 10's tubelet autoencoder and the diffusion transformer on its latents.
 
 The drawing is deliberately plain: rounded boxes (:func:`_box`), round operator nodes
 (:func:`_op`) and orthogonal arrows (:func:`_arrow`) on an axes whose data units are
@@ -29,8 +30,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
-__all__ = ["PALETTE", "all_at_once_predictor", "divided_space_time_block", "gru_cell", "next_frame_predictor", "vae",
-           "video_gan"]
+__all__ = ["PALETTE", "all_at_once_predictor", "divided_space_time_block", "gru_cell", "latent_flow",
+           "next_frame_predictor", "vae", "video_gan"]
 
 # fill colours, pale enough for black text and the site's light theme
 PALETTE = {
@@ -398,4 +399,58 @@ def video_gan() -> Figure:
     _arrow(ax, (branch_x, either.y), (branch_x, vid.y), vid.left)
     _note(ax, 3.5, 0.85, "noise_dim = 0: the GRU reads $z_m$\nat every step (our motion is\ndecided at the start)")
     _note(ax, 8.0, 6.45, "critics: real clips' scores up, generated clips' scores down;  generator: its clips' scores up")
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 10
+
+
+def latent_flow() -> Figure:
+    """Chapter 10's latent video flow model (``vidgen_edu.recipes.latent_flow``): training above, sampling below.
+
+    Stage 1, a tubelet autoencoder (``TubeletVAE``), squeezes a 10-frame clip, its frames
+    stacked as channels, into one latent ``z_1`` of 8 × 8 × 8 and is then frozen. Stage 2,
+    a diffusion transformer (``VideoDiT``), learns the velocity of the straight path
+    ``z_t = (1 − t) z_0 + t z_1`` from noise ``z_0``: its loss is ``‖v_θ − (z_1 − z_0)‖²``.
+    The caption's words join the latent's tokens as a prefix (in-context conditioning), the
+    time ``t`` enters every block through adaLN. Sampling (dashed) integrates the guided
+    velocity from noise with Euler or Heun steps and decodes the latent into a clip.
+    """
+    fig, ax = _canvas(8.0, 3.4)
+    top, mid, low = 5.35, 3.55, 1.45
+    # training: clip → encoder → z_1, mixed with noise z_0 at time t → transformer → velocity
+    clip = _box(ax, 1.0, top, "clip $x$\n10 frames,\n3 × 32 × 32", "data", w=1.75, h=1.2, stack=2)
+    enc = _box(ax, 3.6, top, "tubelet encoder\n(frames stacked\nas channels)", w=2.2, h=1.2)
+    z1 = _box(ax, 5.95, top, "latent $z_1$\n8 × 8 × 8", "state", w=1.4, h=0.95)
+    mix = _box(ax, 8.45, top, "$z_t = (1-t)\\,z_0 + t\\,z_1$", "op", w=2.45, h=0.7)
+    dit = _box(ax, 11.1, top, "diffusion\ntransformer", w=1.8, h=0.95)
+    vel = _box(ax, 13.15, top, "velocity\n$v_\\theta$", "data", w=1.2, h=0.95)
+    z0 = _box(ax, 7.6, mid, "$z_0 \\sim \\mathcal{N}(0, I)$", "noise", w=1.95, h=0.7)
+    t = _box(ax, 9.3, mid, "$t$", "noise", w=0.6, h=0.7)
+    words = _box(ax, 13.55, mid, "caption words\n(a red square moves left; …)", "data", w=3.95, h=0.95)
+
+    for a, b in ((clip, enc), (enc, z1), (z1, mix), (mix, dit), (dit, vel)):
+        _arrow(ax, a.right, b.left)
+    _arrow(ax, (z0.x, z0.top[1]), (z0.x, mix.bottom[1]))
+    _arrow(ax, (t.x, t.top[1]), (t.x, mix.bottom[1]))
+    ada_x, ctx_x = 10.5, 11.7  # where t and the words enter the transformer
+    _arrow(ax, t.right, (ada_x, t.y), (ada_x, dit.bottom[1]))
+    _note(ax, ada_x - 0.12, 4.45, "adaLN", ha="right")
+    _arrow(ax, (ctx_x, words.top[1]), (ctx_x, dit.bottom[1]))
+    _note(ax, ctx_x + 0.12, 4.45, "in context\n(prefix tokens)", ha="left")
+    _note(ax, 14.85, top, "loss\n$\\|v_\\theta - (z_1 - z_0)\\|^2$")
+    _note(ax, (clip.x + z1.x) / 2, top + 1.05, "stage 1: tubelet autoencoder, then frozen")
+    _note(ax, (mix.x + vel.x) / 2, top + 1.05, "stage 2: flow matching on its latents")
+
+    # sampling (dashed): noise → ODE steps with the guided velocity → latent → decoder → clip
+    s0 = _box(ax, 1.15, low, "$z_0 \\sim \\mathcal{N}(0, I)$", "noise", w=1.95, h=0.7)
+    ode = _box(ax, 4.35, low, "ODE: Euler / Heun\n$z \\leftarrow z + \\Delta t\\, \\tilde v$", "op", w=2.6, h=0.95)
+    lat = _box(ax, 7.1, low, "latent\n8 × 8 × 8", "state", w=1.4, h=0.95)
+    dec = _box(ax, 9.75, low, "tubelet decoder", w=2.25, h=0.7)
+    gen = _box(ax, 12.5, low, "generated\nclip", "data", w=1.5, h=0.95, stack=2)
+    for a, b in ((s0, ode), (ode, lat), (lat, dec), (dec, gen)):
+        _arrow(ax, a.right, b.left, dashed=True)
+    _note(ax, 0.2, low + 0.8, "sampling (dashed), from $t = 0$ to $t = 1$", ha="left")
+    _note(ax, 0.2, low - 0.9, "guided: $\\tilde v = v_\\varnothing + w\\,(v_y - v_\\varnothing)$, the transformer's "
+          "velocity without ($\\varnothing$) and with the caption $y$", ha="left")
     return fig
