@@ -12,12 +12,16 @@ derives why regressing ``x_1 − x_0`` gives it). Its pieces:
   over both (in-context conditioning, as MMDiT and chapter 05's prefix do): a video
   token at a red object can look up the word after "red"'s shape and direction;
 - the noise level ``t`` enters every block through adaLN-Zero (chapter 05's
-  :class:`~vidgen_edu.models.blocks.Block` with ``cond_dim``);
+  :class:`~vidgen_edu.models.blocks.Block` with ``cond_dim``), optionally with the
+  caption pooled into the same vector (``pooled``, SD3's second route for text);
+- with ``masking``, some token frames may be given clean, marked by a learned vector
+  (MCVD's masked frames: the same network generates and predicts).
 
 :class:`FlowVideoGenerator` wraps the network as a ``VideoGenerator``: ``sample(n,
 cond=captions, steps=…, guidance=…, solver=…)`` integrates the ODE from noise
 and decodes the result, through the video autoencoder when the network works on
-latents (:mod:`vidgen_edu.models.video_vae`).
+latents (:mod:`vidgen_edu.models.video_vae`). :class:`FlowPredictor` turns a masked
+one into a stochastic predictor for chapter 07's protocol.
 """
 
 from __future__ import annotations

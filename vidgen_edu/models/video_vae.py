@@ -9,8 +9,8 @@ moves, not on drawing edges.
 :class:`TubeletVAE` cuts a clip into groups of ``tubelet`` consecutive frames and
 encodes each group, its frames stacked as channels, with a small convolutional
 network (chapter 03's VAE, with time folded into channels):
-``(B, T, C, 32, 32) → (B, T/τ, c, 8, 8)``, 32 times fewer numbers than pixels at
-``τ = 10, c = 30``... (the recipe's choice is printed by chapter 10). The latent is
+``(B, T, C, 32, 32) → (B, T/τ, c, 8, 8)``: with ``τ = 10`` a whole clip becomes one
+latent frame (chapter 10 prints how many times smaller it is). The latent is
 Gaussian, ``q(z | x) = N(μ, σ²)``, with a small KL weight: enough to keep it smooth and
 of bounded scale, which a diffusion model needs, not so much that it blurs.
 ``scale`` (a buffer set after training) standardizes latents to unit variance, the
