@@ -1,9 +1,11 @@
 """Flow matching (chapter 10): the 2-D toy, the video autoencoders, and the latent video flow models.
 
 The captioned shapes model has one row per number of sampling steps (guided), each with
-the unguided scores beside it (``*_noguide``); the autoencoder rows score its
-reconstructions of the protocol's real clips, the ceiling of any generator that decodes
-through it.
+the unguided scores beside it (``*_noguide``); the 20-step row retrains the model, the
+others load it. The autoencoder rows score its reconstructions of the protocol's real
+clips, the ceiling of any generator that decodes through it; an autoencoder is the first
+stage of its flow model, so its row loads it from the cache (its ``train_s`` is that of
+the run that trained it) rather than training it a second time.
 """
 
 import torch
@@ -43,7 +45,7 @@ register_recipe("latent_flow_balls", GENERATION, model="latent-flow", dataset="b
 def _autoencoder_row(name: str, data: str):
     def run(device) -> dict[str, float]:
         r = recipes.get(name)
-        vae = r.load_or_train(device, retrain=True)
+        vae = r.load_or_train(device)  # the first stage of its flow row, which trains it if it is not cached
         real = GENERATION.real(data)
         clips = real.clips()
         with torch.no_grad():
@@ -78,7 +80,7 @@ register("masked-latent-flow", dataset="balls-stochastic", task=STOCHASTIC_PREDI
 def stochastic_autoencoder(device) -> dict[str, float]:
     """The 20-frame autoencoder of the stochastic balls on the prediction protocol's test clips."""
     r = recipes.get("tubelet_vae_balls_stochastic")
-    vae = r.load_or_train(device, retrain=True)
+    vae = r.load_or_train(device)  # the first stage of the masked flow row, which trains it if it is not cached
     clips = STOCHASTIC_PREDICTION.clips("balls-stochastic").clips()
     with torch.no_grad():
         rec = torch.cat([vae.decode(vae.latents(c.to(device))).cpu() for c in clips.split(100)])
