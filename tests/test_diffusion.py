@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from vidgen_edu import recipes
+from vidgen_edu.data.base import single_threaded
 from vidgen_edu.models.diffusion import (
     DiffusionSchedule,
     GaussianMixture2D,
@@ -37,10 +38,8 @@ SKEWED = GaussianMixture2D(means=((0.0, 0.0), (2.0, 1.0), (4.0, -1.0)), std=0.5)
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: one thread is fastest and the same on every machine
-    yield
-    torch.set_num_threads(threads)
+    with single_threaded():  # small tensors: one thread is fastest and the same on every machine
+        yield
 
 
 def _gen(seed: int = 0) -> torch.Generator:
