@@ -20,6 +20,10 @@
   from unpkg.com on demand, and its inline configuration is emitted twice per
   page (sphinx-thebe 0.3.1 with Sphinx 7.4), an error in every reader's console
   ("Identifier 'THEBE_JS_URL' has already been declared").
+- Chapter NN is numbered NN (its sections NN.k, its figures NN.k), as ``_toc.yml``
+  promises, even while an earlier chapter is not in the book yet: Sphinx numbers the
+  chapters of a numbered toctree one after another, so without chapter 09, chapter 10
+  would be "9" on the site while every notebook, recipe and leaderboard row says 10.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 
@@ -137,7 +142,41 @@ def _saved_widgets(app: Sphinx, pagename: str, templatename: str, context: dict[
         scripts[:] = [s for s in scripts if (getattr(s, "attributes", None) or {}).get("type") != WIDGET_STATE]
 
 
+CHAPTER_FILE = re.compile(r"(?:^|/)(\d\d)_[^/]*$")  # book/10_diffusion → 10
+
+
+def _number_chapters_by_file(app: Sphinx, env: Any) -> list[str]:
+    """Give chapter ``NN_topic`` the number NN in its sections, its figures and the navigation.
+
+    Runs after Sphinx's toctree collector (``env-get-updated``, priority 500) has numbered the
+    chapters in sequence; only the first component (the chapter's) of each number is replaced.
+    """
+    for doc, numbers in env.toc_secnumbers.items():
+        found = CHAPTER_FILE.search(doc)
+        if found and numbers:
+            chapter = int(found.group(1))
+            env.toc_secnumbers[doc] = {anchor: (chapter, *n[1:]) for anchor, n in numbers.items()}
+    if app.config.numfig_secnum_depth > 0:  # figure numbers start with the chapter's (e.g. 10.3)
+        for doc, kinds in env.toc_fignumbers.items():
+            found = CHAPTER_FILE.search(doc)
+            if found:
+                chapter = int(found.group(1))
+                env.toc_fignumbers[doc] = {kind: {i: (chapter, *n[1:]) if len(n) > 1 else n for i, n in ids.items()}
+                                           for kind, ids in kinds.items()}
+    # the navigation and the previous/next links are drawn from each document's table of contents
+    # and its title, which carry their own copies of the numbers
+    for doc, toc in env.tocs.items():
+        numbers = env.toc_secnumbers.get(doc, {})
+        for ref in toc.findall(nodes.reference):
+            if ref.get("secnumber") and ref.get("anchorname", "") in numbers:
+                ref["secnumber"] = numbers[ref["anchorname"]]
+        if doc in env.titles and env.titles[doc].get("secnumber") and "" in numbers:
+            env.titles[doc]["secnumber"] = numbers[""]
+    return []
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("env-get-updated", _number_chapters_by_file, priority=900)  # after the toctree collector (500)
     app.connect("builder-inited", _check_vendored_mathjax)
     app.connect("html-page-context", _launch_the_notebook, priority=502)
     app.connect("html-page-context", _drop_unused_thebe, priority=502)

@@ -80,13 +80,14 @@ def test_dit_bad_inputs():
         VideoDiT(3, 8, 5, tubelet=2)
 
 
-def test_guidance_one_is_the_conditional_velocity_and_w_mixes_linearly():
+def test_guidance_one_is_the_conditional_velocity_zero_the_unconditional_and_w_mixes_linearly():
     gen = FlowVideoGenerator(_net(caption_len=11))
     x, t = torch.randn(2, 4, 3, 8, 8), torch.rand(2)
     words = gen.net.encode_captions(CAPS, 2, x.device)
     cond, uncond = gen.net(x, t, words), gen.net(x, t, torch.zeros_like(words))
     torch.testing.assert_close(gen.velocity(x, t, words, 1.0), cond)
     torch.testing.assert_close(gen.velocity(x, t, words, 3.0), uncond + 3.0 * (cond - uncond))
+    torch.testing.assert_close(gen.velocity(x, t, words, 0.0), uncond)  # w = 0: the unconditional model alone
 
 
 def test_sampling_is_reproducible_in_range_and_checks_its_arguments():

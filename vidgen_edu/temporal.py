@@ -71,28 +71,30 @@ def count_objects(frames: torch.Tensor, threshold: float = 0.5, connectivity: in
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
     *lead, C, H, W = frames.shape
     bits = 2 ** torch.arange(C, device=frames.device).view(C, 1, 1)
-    colour = ((frames > threshold).long() * bits).sum(dim=-3).reshape(-1, H, W)  # (N, H, W), 0 = background
+    colour = ((frames > threshold).int() * bits).sum(dim=-3, dtype=torch.int32).reshape(-1, H, W)  # (N, H, W)
     steps = [(0, 1), (0, -1), (1, 0), (-1, 0)]
     if connectivity == 8:
         steps += [(1, 1), (1, -1), (-1, 1), (-1, -1)]
-    ids = torch.arange(1, H * W + 1, device=frames.device).reshape(1, H, W)
+    windows = [(slice(None), slice(1 + dy, 1 + dy + H), slice(1 + dx, 1 + dx + W)) for dy, dx in steps]
+    ids = torch.arange(1, H * W + 1, device=frames.device, dtype=torch.int32).reshape(1, H, W)
     counts = []
-    for code in colour.split(_CHUNK):
+    for code in colour.split(_CHUNK):  # 0 = background
         mask = code > 0
-        label = torch.where(mask, ids, 0)  # (n, H, W); 0 on the background
         padded_code = F.pad(code, (1, 1, 1, 1))  # (n, H + 2, W + 2), background around the frame
-        while True:
-            padded = F.pad(label, (1, 1, 1, 1))
-            new = label
-            for dy, dx in steps:  # the largest label among the pixel and its neighbours of the same colour
-                window = (slice(None), slice(1 + dy, 1 + dy + H), slice(1 + dx, 1 + dx + W))
-                new = torch.maximum(new, torch.where(padded_code[window] == code, padded[window], 0))
-            flat = new.flatten(1)  # (n, HW): the pixel with id L holds a label >= L of the same blob
-            new = torch.maximum(new, flat.gather(1, (flat - 1).clamp(min=0)).view_as(new))
-            new = torch.where(mask, new, 0)
-            if torch.equal(new, label):
-                break
-            label = new
+        # same[:, k]: the neighbour in direction k is part of the pixel's blob (same colour, not background)
+        same = torch.stack([(padded_code[w] == code) & mask for w in windows], dim=1)  # (n, K, H, W)
+        label = torch.where(mask, ids, 0)  # (n, H, W); 0 on the background
+        active = torch.arange(len(code), device=frames.device)  # frames whose labels still change
+        while active.numel():
+            old, linked = label[active], same[active]
+            padded = F.pad(old, (1, 1, 1, 1))
+            new = old
+            for k, w in enumerate(windows):  # the largest label among the pixel and its blob's neighbours
+                new = torch.maximum(new, padded[w] * linked[:, k])
+            flat = new.flatten(1)  # (a, HW): the pixel with id L holds a label >= L of the same blob
+            new = torch.maximum(new, flat.gather(1, (flat.long() - 1).clamp(min=0)).view_as(new)) * mask[active]
+            label[active] = new
+            active = active[(new != old).flatten(1).any(dim=1)]  # a frame that did not change is done
         counts.append((mask & (label == ids)).sum(dim=(1, 2)))  # one root per blob
     return torch.cat(counts).reshape(lead)
 

@@ -358,6 +358,17 @@ def test_every_chapter_in_the_toc_has_a_numbered_page(crawl):
         assert any('class="section-number"' in h for h in crawl[name]["h1"]), f"{name}: chapter title has no number"
 
 
+def test_chapter_nn_is_numbered_nn(crawl):
+    """As _toc.yml promises: book/10_diffusion is chapter 10 and its figures are 10.k, whichever chapters exist."""
+    for file in _toc_files(numbered=True):
+        name, chapter = f"{file}.html", int(CHAPTER.search(f"{file}.html").group(1)[:2])
+        numbers = [re.search(r'class="section-number">([\d.]+)', h) for h in crawl[name]["h1"]]
+        assert [int(n.group(1).split(".")[0]) for n in numbers if n] == [chapter], f"{name}: {crawl[name]['h1']}"
+        figures = [i["figure"] for i in crawl[name]["contentImages"] if i["figure"].startswith("Fig.")]
+        wrong = [f for f in figures if not f.startswith(f"Fig. {chapter}.")]
+        assert wrong == [], f"{name}: figures numbered as another chapter's: {wrong}"
+
+
 def test_there_is_a_bibliography_page(crawl):
     assert any(f.endswith("bibliography") for f in _toc_files()), "no bibliography in _toc.yml"
 

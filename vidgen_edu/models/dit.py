@@ -178,6 +178,8 @@ class FlowVideoGenerator(nn.Module):
         if words is None or guidance == 1.0:
             return self.net(x, t, words, known)
         blank = torch.zeros_like(words)  # all padding: "no caption"
+        if guidance == 0.0:  # w = 0 is the unconditional velocity v_∅ alone
+            return self.net(x, t, blank, known)
         both = self.net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([words, blank]),
                         None if known is None else torch.cat([known, known]))
         cond, uncond = both.chunk(2)
