@@ -19,6 +19,7 @@ from vidgen_edu.models.dit import FlowPredictor
 
 GUIDANCE = 3.0  # the chapter's guidance scale for the captioned shapes
 STEPS = (1, 2, 5, 10, 20)
+PREDICT_STEPS = 10  # Euler steps per future of the masked-frames predictor (the chapter's)
 
 
 def _shapes_row(steps: int):
@@ -69,8 +70,9 @@ def masked_flow(device) -> dict[str, float]:
     """The masked-frames model as a stochastic predictor: 20 futures of 10 frames from 10 given ones."""
     r = recipes.get("masked_flow_balls_stochastic")
     flow = r.load_or_train(device, retrain=True)
-    metrics = STOCHASTIC_PREDICTION.evaluate(FlowPredictor(flow), "balls-stochastic", device)
-    return {**metrics, "train_s": r.info()["train_s"], "params": sum(p.numel() for p in flow.net.parameters())}
+    metrics = STOCHASTIC_PREDICTION.evaluate(FlowPredictor(flow, steps=PREDICT_STEPS), "balls-stochastic", device)
+    return {**metrics, "steps": PREDICT_STEPS, "train_s": r.info()["train_s"],
+            "params": sum(p.numel() for p in flow.net.parameters())}
 
 
 masked_flow.recipe = "masked_flow_balls_stochastic"
