@@ -3,7 +3,8 @@
 Two stages, as in Stable Video Diffusion and Sora, each its own cached recipe:
 
 1. ``tubelet_vae_<data>``: a :class:`~vidgen_edu.models.video_vae.TubeletVAE` learns to
-   squeeze a 10-frame clip into one latent frame of ``latent_channels × 8 × 8`` and back
+   squeeze a 10-frame clip into latent frames of ``latent_channels × 8 × 8`` (one for the
+   shapes, τ = 10; two for the balls, τ = 5) and back
    (Bernoulli likelihood of the pixels, as chapter 03, plus ``β`` times the KL term).
    Afterwards its ``scale`` is set to the standard deviation of the training latents.
 2. ``latent_flow_<data>``: a :class:`~vidgen_edu.models.dit.VideoDiT` learns the flow from
